@@ -1,0 +1,135 @@
+"""The data contract that crosses the sandbox boundary, in both directions.
+
+The host writes a `RunSpec` into the sandbox's input directory; the runner writes
+a `RunReport` into its output directory. Both sides import only this module and
+pydantic, so the runner stays small and the host validates everything it reads.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Framework = Literal["pytorch_lightning", "lightning.pytorch"]
+InputLayout = Literal["N,1,28,28", "N,28,28", "N,784"]
+RUNNER_STAGES = ("started", "imported", "found", "constructed", "probed", "fitted", "done")
+Stage = Literal["started", "imported", "found", "constructed", "probed", "fitted", "done"]
+
+SPEC_FILE = "spec.json"
+REPORT_FILE = "report.json"
+CHECKPOINT_DIR = "checkpoints"
+MAX_REPORT_BYTES = 2_000_000
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FitSettings(Contract):
+    """How the runner trains: identical for the reference and every student."""
+
+    seed: int
+    batch_size: int = Field(gt=0)
+    max_epochs: int = Field(gt=0)
+    limit_train_batches: int | None = None
+    limit_val_batches: int | None = None
+    monitor: str = "val_loss"
+    mode: Literal["min", "max"] = "min"
+    patience: int = Field(ge=0)
+    save_top_k: int = 1
+    threads: int = Field(default=1, gt=0)
+
+
+class RunSpec(Contract):
+    """Written by the host to `<input>/spec.json`. Images are in `<input>/*.npy`."""
+
+    fit: FitSettings
+    class_hint: str | None = None
+    init_kwargs: dict[str, object] = Field(default_factory=dict)
+    input_layouts: list[InputLayout] = Field(default_factory=lambda: ["N,1,28,28"])
+
+
+class Problem(Contract):
+    """A failure in student code, reduced to what a student needs to fix it."""
+
+    kind: str
+    message: str
+    location: str | None = None
+
+
+class Discovery(Contract):
+    framework: Framework | None = None
+    class_name: str | None = None
+    file: str | None = None
+    line: int | None = None
+    candidates: list[str] = Field(default_factory=list)
+    plain_modules: list[str] = Field(default_factory=list)
+    reason: str = ""
+
+
+class StepProbe(Contract):
+    """One direct call of a step hook on a real batch, outside the Trainer."""
+
+    defined: bool = False
+    ok: bool = False
+    problem: Problem | None = None
+    returned: str | None = None
+    loss_is_scalar: bool = False
+    loss_requires_grad: bool = False
+    loss_value: float | None = None
+    logged: list[str] = Field(default_factory=list)
+
+
+class OptimizerProbe(Contract):
+    ok: bool = False
+    problem: Problem | None = None
+    returned: str | None = None
+
+
+class CheckpointRecord(Contract):
+    monitor: str | None = None
+    best_model_path: str | None = None
+    best_model_score: float | None = None
+
+
+class EarlyStoppingRecord(Contract):
+    monitor: str | None = None
+    mode: str | None = None
+    patience: int | None = None
+    wait_count: int | None = None
+    stopped_epoch: int | None = None
+    best_score: float | None = None
+    checks: int = 0
+
+
+class FitRecord(Contract):
+    completed: bool = False
+    problem: Problem | None = None
+    seconds: float | None = None
+    epochs_run: int = 0
+    global_step: int = 0
+    train_losses: list[float] = Field(default_factory=list)
+    val_losses: list[float] = Field(default_factory=list)
+    logged_metrics: list[str] = Field(default_factory=list)
+    checkpoint: CheckpointRecord = Field(default_factory=CheckpointRecord)
+    early_stopping: EarlyStoppingRecord = Field(default_factory=EarlyStoppingRecord)
+
+
+class RunReport(Contract):
+    """Written by the runner to `<output>/report.json`, rewritten after every stage."""
+
+    nonce: str
+    stage: Stage = "started"
+    import_problem: Problem | None = None
+    discovery: Discovery = Field(default_factory=Discovery)
+    construct_problem: Problem | None = None
+    input_layout: InputLayout | None = None
+    training_step: StepProbe = Field(default_factory=StepProbe)
+    validation_step: StepProbe = Field(default_factory=StepProbe)
+    configure_optimizers: OptimizerProbe = Field(default_factory=OptimizerProbe)
+    fit: FitRecord = Field(default_factory=FitRecord)
+    predictions: list[int] | None = None
+    predict_problem: Problem | None = None
+    state_dict_shapes: dict[str, list[int]] = Field(default_factory=dict)
+    timings: dict[str, float] = Field(default_factory=dict)

@@ -1,0 +1,133 @@
+"""What a rubric may say, validated when it is loaded."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from grader.contract import FitSettings
+
+
+class RubricPart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelSettings(RubricPart):
+    class_hint: str | None = Field(
+        default=None, description="Preferred LightningModule class name when a submission has several."
+    )
+    init_kwargs: dict[str, object] = Field(
+        default_factory=dict, description="Keyword arguments tried when the constructor needs some."
+    )
+
+
+class DataBudget(RubricPart):
+    dataset: Literal["mnist"] = "mnist"
+    train_size: int = Field(gt=0)
+    val_size: int = Field(gt=0)
+    test_size: int = Field(gt=0)
+    batch_size: int = Field(gt=0)
+    seed: int = 0
+
+
+class FitBudget(RubricPart):
+    max_epochs: int = Field(gt=0)
+    limit_train_batches: int | None = Field(default=None, gt=0)
+    limit_val_batches: int | None = Field(default=None, gt=0)
+    monitor: str = "val_loss"
+    mode: Literal["min", "max"] = "min"
+    patience: int = Field(default=2, ge=0, description="EarlyStopping patience, in validation checks.")
+    save_top_k: int = Field(default=1, ge=1)
+
+
+class Limits(RubricPart):
+    wall_seconds: float = Field(gt=0, description="Whole run of one submission, import to predictions.")
+    memory_mb: int = Field(gt=0, description="Resident memory of the submission's process tree.")
+    threads: int = Field(default=2, gt=0)
+    output_kb: int = Field(default=64, gt=0, description="Captured stdout/stderr kept per stream.")
+
+
+class CriterionBase(RubricPart):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    points: float = Field(gt=0)
+    description: str = Field(description="What is checked, as the student reads it.")
+    hint: str = Field(default="", description="How to earn the points, shown when they are missed.")
+    hidden: bool = False
+
+
+class StructuralCriterion(CriterionBase):
+    kind: Literal[
+        "lightning-module",
+        "training-step",
+        "configure-optimizers",
+        "validation-step",
+        "logs-train-loss",
+        "fit-completes",
+        "checkpoint-saved",
+        "early-stopping",
+    ]
+
+
+class LossDecreases(CriterionBase):
+    kind: Literal["loss-decreases"]
+    window: int = Field(default=5, gt=0, description="Steps averaged at the start and at the end.")
+
+
+class UsesCallbacks(CriterionBase):
+    kind: Literal["uses-callbacks"]
+    callbacks: list[str] = Field(default_factory=lambda: ["ModelCheckpoint", "EarlyStopping"])
+
+
+class AccuracyVsReference(CriterionBase):
+    kind: Literal["accuracy-vs-reference"]
+    zero_credit_ratio: float = Field(ge=0, description="Accuracy / reference accuracy giving 0 points.")
+    full_credit_ratio: float = Field(gt=0, description="Ratio from which all points are given.")
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> AccuracyVsReference:
+        if self.zero_credit_ratio >= self.full_credit_ratio:
+            raise ValueError("zero_credit_ratio must be below full_credit_ratio")
+        return self
+
+
+Criterion = Annotated[
+    StructuralCriterion | LossDecreases | UsesCallbacks | AccuracyVsReference,
+    Field(discriminator="kind"),
+]
+
+
+class Rubric(RubricPart):
+    id: str
+    title: str
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    data: DataBudget
+    fit: FitBudget
+    limits: Limits
+    criteria: list[Criterion] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ids_unique(self) -> Rubric:
+        ids = [c.id for c in self.criteria]
+        duplicated = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicated:
+            raise ValueError(f"criterion ids must be unique, repeated: {', '.join(duplicated)}")
+        return self
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.points for c in self.criteria)
+
+    def fit_settings(self) -> FitSettings:
+        return FitSettings(
+            seed=self.data.seed,
+            batch_size=self.data.batch_size,
+            max_epochs=self.fit.max_epochs,
+            limit_train_batches=self.fit.limit_train_batches,
+            limit_val_batches=self.fit.limit_val_batches,
+            monitor=self.fit.monitor,
+            mode=self.fit.mode,
+            patience=self.fit.patience,
+            save_top_k=self.fit.save_top_k,
+            threads=self.limits.threads,
+        )

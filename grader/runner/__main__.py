@@ -1,0 +1,159 @@
+"""Entry point inside the sandbox: `python -m grader.runner --submission S --input I --output O`.
+
+The host's nonce arrives on stdin and is read before any student code is imported, so a
+result file that student code forges without it is rejected by the host.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import logging
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from grader.contract import REPORT_FILE, SPEC_FILE, RunReport, RunSpec, Stage
+
+
+class ReportWriter:
+    """Rewrites the report atomically after every stage, so a kill loses only the current one."""
+
+    def __init__(self, path: Path, report: RunReport) -> None:
+        self.path = path
+        self.report = report
+        self.started = time.perf_counter()
+
+    def reached(self, stage: Stage) -> None:
+        self.report.stage = stage
+        self.report.timings[stage] = round(time.perf_counter() - self.started, 3)
+        partial = self.path.with_suffix(".partial")
+        partial.write_text(self.report.model_dump_json(), encoding="utf-8")
+        os.replace(partial, self.path)
+
+
+def quiet_frameworks() -> None:
+    """Lightning's banners and warnings would bury the student's own output."""
+    warnings.filterwarnings("ignore")
+    for name in ("lightning", "lightning.pytorch", "pytorch_lightning", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def construct(cls: type, init_kwargs: dict[str, Any]) -> Any:
+    parameters = list(inspect.signature(cls).parameters.values())
+    required = [
+        p.name
+        for p in parameters
+        if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    if not required:
+        return cls()
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in parameters)
+    names = {p.name for p in parameters}
+    offered = {k: v for k, v in init_kwargs.items() if takes_any or k in names}
+    missing = [name for name in required if name not in offered]
+    if missing:
+        raise TypeError(
+            f"{cls.__name__}() needs the argument(s) {', '.join(missing)}; "
+            "give them default values so the model can be built without arguments"
+        )
+    return cls(**offered)
+
+
+def run(spec: RunSpec, submission: Path, inputs: Path, output: Path, writer: ReportWriter) -> None:
+    report = writer.report
+    # Imported lazily: the nonce is already read, and the stages above stay light.
+    from grader.runner import data, fitting, importing, probes
+    from grader.runner.problems import problem_from
+
+    import torch
+
+    torch.set_num_threads(spec.fit.threads)
+    quiet_frameworks()
+    roots = importing.import_roots(submission)
+    sys.path[:0] = [str(root) for root in roots]
+    modules = []
+    for path in importing.candidate_files(submission):
+        try:
+            modules.append(importing.import_file(path, roots))
+        except (Exception, SystemExit) as error:
+            report.import_problem = problem_from(error, submission)
+            writer.reached("started")
+            return
+    writer.reached("imported")
+
+    cls, report.discovery = importing.choose_module(modules, spec.class_hint, submission)
+    writer.reached("found")
+    if cls is None:
+        return
+    pl = importlib.import_module(report.discovery.framework)
+    quiet_frameworks()
+
+    def make_model() -> Any:
+        pl.seed_everything(spec.fit.seed, verbose=False)
+        return construct(cls, spec.init_kwargs)
+
+    try:
+        model = make_model()
+    except (Exception, SystemExit) as error:
+        report.construct_problem = problem_from(error, submission)
+        writer.reached("found")
+        return
+    writer.reached("constructed")
+
+    digits = data.load(inputs)
+    for layout in spec.input_layouts:
+        batch = digits.train_batch(layout, spec.fit.batch_size)
+        report.training_step = probes.probe_step(
+            make_model, "training_step", pl.LightningModule, batch, submission, train=True
+        )
+        report.input_layout = layout
+        if report.training_step.ok or not report.training_step.defined:
+            break
+    report.input_layout = report.input_layout if report.training_step.ok else spec.input_layouts[0]
+    layout = report.input_layout
+    report.validation_step = probes.probe_step(
+        make_model,
+        "validation_step",
+        pl.LightningModule,
+        digits.val_batch(layout, spec.fit.batch_size),
+        submission,
+        train=False,
+    )
+    report.configure_optimizers = probes.probe_optimizers(make_model(), submission)
+    writer.reached("probed")
+
+    model = make_model()
+    report.fit = fitting.fit(
+        pl, model, digits.loaders(layout, spec.fit), spec.fit, writer.path.parent, submission
+    )
+    report.state_dict_shapes = {k: list(v.shape) for k, v in model.state_dict().items()}
+    writer.reached("fitted")
+    try:
+        report.predictions = fitting.predict(model, digits.test_images(layout), 256)
+    except (Exception, SystemExit) as error:
+        report.predict_problem = problem_from(error, submission)
+    writer.reached("done")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m grader.runner")
+    parser.add_argument("--submission", type=Path, required=True)
+    parser.add_argument("--input", type=Path, required=True)
+    parser.add_argument("--output", type=Path, required=True)
+    args = parser.parse_args(argv)
+    nonce = sys.stdin.readline().strip()
+    spec = RunSpec.model_validate_json((args.input / SPEC_FILE).read_text(encoding="utf-8"))
+    writer = ReportWriter(args.output / REPORT_FILE, RunReport(nonce=nonce))
+    writer.reached("started")
+    os.chdir(args.output)
+    run(spec, args.submission.resolve(), args.input.resolve(), args.output.resolve(), writer)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""Import the submission's own modules and pick the LightningModule to grade."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import inspect
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from grader.contract import Discovery, Framework
+
+FRAMEWORKS: tuple[Framework, ...] = ("lightning.pytorch", "pytorch_lightning")
+IGNORED_DIRS = {"tests", "test", "docs", "notebooks", "scripts", "__pycache__"}
+IGNORED_FILES = {"setup.py", "conftest.py", "noxfile.py", "tasks.py"}
+
+
+def import_roots(submission: Path) -> list[Path]:
+    """Folders put on sys.path: the submission itself and a `src/` layout if there is one."""
+    roots = [submission]
+    if (submission / "src").is_dir():
+        roots.insert(0, submission / "src")
+    return roots
+
+
+def candidate_files(submission: Path) -> list[Path]:
+    """Files that define at least one class; only those are imported."""
+    found = []
+    for path in sorted(submission.rglob("*.py")):
+        relative = path.relative_to(submission)
+        if path.name in IGNORED_FILES or path.name.startswith("test_"):
+            continue
+        if IGNORED_DIRS.intersection(relative.parts[:-1]):
+            continue
+        try:
+            tree = ast.parse(path.read_bytes(), filename=str(path))
+        except SyntaxError:
+            found.append(path)  # importing it reports the error where the student wrote it
+            continue
+        if any(isinstance(node, ast.ClassDef) for node in tree.body):
+            found.append(path)
+    return found
+
+
+def module_name(path: Path, roots: list[Path]) -> str | None:
+    for root in roots:
+        try:
+            relative = path.relative_to(root).with_suffix("")
+        except ValueError:
+            continue
+        parts = list(relative.parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        if parts and all(part.isidentifier() for part in parts):
+            return ".".join(parts)
+    return None
+
+
+def import_file(path: Path, roots: list[Path]) -> ModuleType:
+    name = module_name(path, roots)
+    if name:
+        return importlib.import_module(name)
+    # A file name that is no identifier ("lab 1.py") still imports under a safe alias.
+    alias = "submission_" + "".join(c if c.isalnum() else "_" for c in path.stem)
+    spec = importlib.util.spec_from_file_location(alias, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[alias] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def lightning_bases() -> dict[Framework, type]:
+    """LightningModule classes of the packages the submission itself imported."""
+    return {
+        name: sys.modules[name].LightningModule
+        for name in FRAMEWORKS
+        if name in sys.modules and hasattr(sys.modules[name], "LightningModule")
+    }
+
+
+def choose_module(
+    modules: list[ModuleType], hint: str | None, submission: Path
+) -> tuple[type | None, Discovery]:
+    bases = lightning_bases()
+    own = _own_classes(modules)
+    candidates = [c for c in own if any(issubclass(c, b) for b in bases.values())]
+    concrete = [c for c in candidates if not inspect.isabstract(c)]
+    torch_module = getattr(sys.modules.get("torch.nn"), "Module", None)
+    plain = [
+        c.__name__
+        for c in own
+        if torch_module and issubclass(c, torch_module) and c not in candidates
+    ]
+    discovery = Discovery(candidates=[c.__name__ for c in concrete], plain_modules=plain)
+    if not concrete:
+        discovery.reason = "no class defined by the submission subclasses LightningModule"
+        return None, discovery
+    chosen, discovery.reason = _pick(concrete, hint)
+    discovery.class_name = chosen.__name__
+    discovery.framework = next(name for name, base in bases.items() if issubclass(chosen, base))
+    source_file = Path(inspect.getsourcefile(chosen)).resolve()
+    discovery.file = source_file.relative_to(submission.resolve()).as_posix()
+    discovery.line = inspect.getsourcelines(chosen)[1]
+    return chosen, discovery
+
+
+def _own_classes(modules: list[ModuleType]) -> list[type]:
+    """Classes defined by the submission's modules, not imported into them."""
+    names = {m.__name__ for m in modules}
+    seen: dict[int, type] = {}
+    for module in modules:
+        for value in vars(module).values():
+            if isinstance(value, type) and value.__module__ in names:
+                seen.setdefault(id(value), value)
+    return list(seen.values())
+
+
+def _pick(concrete: list[type], hint: str | None) -> tuple[type, str]:
+    if len(concrete) == 1:
+        return concrete[0], f"{concrete[0].__name__} is the only LightningModule defined"
+    hinted = [c for c in concrete if hint and c.__name__ == hint]
+    if hinted:
+        return hinted[0], f"{hint} is the class name the rubric asks for"
+    # A class that another candidate extends is a base, not the model that was meant.
+    leaves = [c for c in concrete if not any(o is not c and issubclass(o, c) for o in concrete)]
+    leaves.sort(key=lambda c: (inspect.getsourcefile(c) or "", inspect.getsourcelines(c)[1]))
+    names = ", ".join(c.__name__ for c in concrete)
+    return leaves[0], f"several LightningModules ({names}); graded the first most-derived one"
