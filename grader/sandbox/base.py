@@ -1,0 +1,97 @@
+"""The one small interface every sandbox backend implements."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+# Variables a runner may see; everything else in the grader's environment stays out.
+ALLOWED_ENV = ("PATH", "LANG", "LC_ALL", "TZ")
+SANDBOX_ENV = {
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONHASHSEED": "0",
+    "PYTHONUNBUFFERED": "1",
+    "WANDB_MODE": "disabled",
+    "WANDB_SILENT": "true",
+    "HYDRA_FULL_ERROR": "1",
+    "MPLBACKEND": "Agg",
+    "NO_COLOR": "1",
+}
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    wall_seconds: float
+    memory_mb: int
+    threads: int
+    output_bytes: int
+    max_processes: int = 256
+    max_file_mb: int = 512
+
+
+@dataclass(frozen=True)
+class SandboxRequest:
+    """Run the runner on one staged submission.
+
+    `submission` and `inputs` are read-only for the runner; `output` is the only place
+    whose content comes back to the host.
+    """
+
+    submission: Path
+    inputs: Path
+    output: Path
+    stdin: bytes
+    limits: SandboxLimits
+
+
+@dataclass
+class SandboxOutcome:
+    backend: str
+    exit_code: int | None
+    wall_seconds: float
+    timed_out: bool = False
+    out_of_memory: bool = False
+    peak_memory_mb: float | None = None
+    stdout: str = ""
+    stderr: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+class Sandbox(Protocol):
+    name: str
+
+    def run(self, request: SandboxRequest) -> SandboxOutcome: ...
+
+
+def runner_command(submission: str, inputs: str, output: str, python: str = sys.executable) -> list[str]:
+    return [python, "-m", "grader.runner", "--submission", submission, "--input", inputs, "--output", output]
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    return {name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+
+
+class CappedText:
+    """Keeps the head and the tail of a stream within a byte budget; the middle is dropped."""
+
+    def __init__(self, limit: int) -> None:
+        self.half = max(limit // 2, 1)
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.dropped = 0
+
+    def feed(self, chunk: bytes) -> None:
+        room = self.half - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        self.tail += chunk
+        if len(self.tail) > self.half:
+            self.dropped += len(self.tail) - self.half
+            del self.tail[: len(self.tail) - self.half]
+
+    def text(self) -> str:
+        marker = f"\n[… {self.dropped} bytes cut …]\n".encode() if self.dropped else b""
+        return bytes(self.head + marker + self.tail).decode("utf-8", errors="replace")
