@@ -47,8 +47,7 @@ def load_rubric(id_or_path: str) -> Rubric:
         return Rubric.model_validate(raw)
     except ValidationError as error:
         reasons = "; ".join(
-            f"{'.'.join(str(part) for part in e['loc']) or '(top level)'}: {e['msg']}"
-            for e in error.errors()
+            f"{'.'.join(str(part) for part in e['loc']) or '(top level)'}: {e['msg']}" for e in error.errors()
         )
         raise RubricError(f"{path}: {reasons}") from None
 

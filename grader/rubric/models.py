@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from grader.contract import FitSettings
+from grader.contract import FitSettings, InputLayout
 
 
 class RubricPart(BaseModel):
@@ -15,10 +15,16 @@ class RubricPart(BaseModel):
 
 class ModelSettings(RubricPart):
     class_hint: str | None = Field(
-        default=None, description="Preferred LightningModule class name when a submission has several."
+        default=None,
+        description="Preferred LightningModule class name when a submission has several.",
     )
     init_kwargs: dict[str, object] = Field(
         default_factory=dict, description="Keyword arguments tried when the constructor needs some."
+    )
+    input_layouts: list[InputLayout] = Field(
+        default_factory=lambda: ["N,1,28,28", "N,28,28", "N,784"],
+        min_length=1,
+        description="Image shapes offered to the model, in order; the first is the contract.",
     )
 
 
@@ -100,6 +106,7 @@ Criterion = Annotated[
 class Rubric(RubricPart):
     id: str
     title: str
+    reference: str | None = Field(default=None, description="Folder in `reference/`; the rubric id if unset.")
     model: ModelSettings = Field(default_factory=ModelSettings)
     data: DataBudget
     fit: FitBudget

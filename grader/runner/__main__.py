@@ -46,9 +46,7 @@ def quiet_frameworks() -> None:
 def construct(cls: type, init_kwargs: dict[str, Any]) -> Any:
     parameters = list(inspect.signature(cls).parameters.values())
     required = [
-        p.name
-        for p in parameters
-        if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        p.name for p in parameters if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     ]
     if not required:
         return cls()
@@ -67,10 +65,10 @@ def construct(cls: type, init_kwargs: dict[str, Any]) -> Any:
 def run(spec: RunSpec, submission: Path, inputs: Path, output: Path, writer: ReportWriter) -> None:
     report = writer.report
     # Imported lazily: the nonce is already read, and the stages above stay light.
+    import torch
+
     from grader.runner import data, fitting, importing, probes
     from grader.runner.problems import problem_from
-
-    import torch
 
     torch.set_num_threads(spec.fit.threads)
     quiet_frameworks()

@@ -12,7 +12,11 @@ from torch.utils.data import DataLoader, TensorDataset
 from grader.contract import FitSettings, InputLayout
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
-SHAPES: dict[str, tuple[int, ...]] = {"N,1,28,28": (1, 28, 28), "N,28,28": (28, 28), "N,784": (784,)}
+SHAPES: dict[str, tuple[int, ...]] = {
+    "N,1,28,28": (1, 28, 28),
+    "N,28,28": (28, 28),
+    "N,784": (784,),
+}
 
 
 def _images(array: np.ndarray) -> torch.Tensor:

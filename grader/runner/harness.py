@@ -59,8 +59,6 @@ def call_step(hook: Callable[..., Any], batch: Any) -> Any:
         parameters = inspect.signature(hook).parameters.values()
     except (TypeError, ValueError):
         return hook(batch, 0)
-    positional = [
-        p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ]
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     variadic = any(p.kind == p.VAR_POSITIONAL for p in parameters)
     return hook(batch, 0) if variadic or len(positional) >= 2 else hook(batch)

@@ -88,11 +88,7 @@ def choose_module(
     candidates = [c for c in own if any(issubclass(c, b) for b in bases.values())]
     concrete = [c for c in candidates if not inspect.isabstract(c)]
     torch_module = getattr(sys.modules.get("torch.nn"), "Module", None)
-    plain = [
-        c.__name__
-        for c in own
-        if torch_module and issubclass(c, torch_module) and c not in candidates
-    ]
+    plain = [c.__name__ for c in own if torch_module and issubclass(c, torch_module) and c not in candidates]
     discovery = Discovery(candidates=[c.__name__ for c in concrete], plain_modules=plain)
     if not concrete:
         discovery.reason = "no class defined by the submission subclasses LightningModule"

@@ -10,4 +10,11 @@ def open_sandbox(name: str) -> Sandbox:
     return BACKENDS[name]()
 
 
-__all__ = ["BACKENDS", "Sandbox", "SandboxLimits", "SandboxOutcome", "SandboxRequest", "open_sandbox"]
+__all__ = [
+    "BACKENDS",
+    "Sandbox",
+    "SandboxLimits",
+    "SandboxOutcome",
+    "SandboxRequest",
+    "open_sandbox",
+]

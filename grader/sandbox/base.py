@@ -66,7 +66,17 @@ class Sandbox(Protocol):
 
 
 def runner_command(submission: str, inputs: str, output: str, python: str = sys.executable) -> list[str]:
-    return [python, "-m", "grader.runner", "--submission", submission, "--input", inputs, "--output", output]
+    return [
+        python,
+        "-m",
+        "grader.runner",
+        "--submission",
+        submission,
+        "--input",
+        inputs,
+        "--output",
+        output,
+    ]
 
 
 def thread_env(threads: int) -> dict[str, str]:

@@ -7,6 +7,7 @@ system or the network.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import signal
@@ -105,10 +106,8 @@ def kill_tree(process: subprocess.Popen) -> None:
         descendants = psutil.Process(process.pid).children(recursive=True)
     except psutil.Error:
         descendants = []
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
     for child in descendants:
         try:
             child.kill()

@@ -1,0 +1,47 @@
+"""Open the best checkpoint the sandbox wrote, safely: size-capped, weights only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_CHECKPOINT_BYTES = 512 * 2**20
+
+
+@dataclass(frozen=True)
+class CheckpointFacts:
+    found: bool
+    fits_model: bool
+    message: str
+
+
+def inspect_checkpoint(
+    output: Path, relative_path: str | None, expected_shapes: dict[str, list[int]]
+) -> CheckpointFacts:
+    if not relative_path:
+        return CheckpointFacts(False, False, "no best checkpoint was saved during the fit")
+    root = output.resolve()
+    path = (output / relative_path).resolve()
+    if not path.is_relative_to(root) or not path.is_file() or (output / relative_path).is_symlink():
+        return CheckpointFacts(False, False, "the reported checkpoint is not a file in the output")
+    if path.stat().st_size > MAX_CHECKPOINT_BYTES:
+        return CheckpointFacts(True, False, "the checkpoint is larger than the grader opens")
+    import torch  # only when there is a checkpoint to open
+
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        state = checkpoint["state_dict"]
+        shapes = {key: list(value.shape) for key, value in state.items()}
+    except Exception as error:
+        return CheckpointFacts(True, False, f"the checkpoint cannot be read as weights: {error}")
+    if not shapes:
+        return CheckpointFacts(True, False, "the checkpoint holds no weights")
+    if shapes != expected_shapes:
+        missing = sorted(set(expected_shapes) - set(shapes))
+        extra = sorted(set(shapes) - set(expected_shapes))
+        return CheckpointFacts(
+            True,
+            False,
+            f"the checkpoint's weights do not fit the model (missing {missing[:3]}, extra {extra[:3]})",
+        )
+    return CheckpointFacts(True, True, f"{path.name} holds {len(shapes)} tensors that fit the model")

@@ -1,0 +1,138 @@
+"""The `grade` command."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from grader.host import reports
+from grader.host.batch import grade_batch
+from grader.host.data import DataError, default_data_dir, make_splits
+from grader.host.discovery import Submission, discover, submission_name
+from grader.host.grading import GradingContext
+from grader.host.reference import ReferenceError, reference_accuracy
+from grader.host.results import GradeResult
+from grader.rubric import RubricError, load_rubric, rubric_schema
+from grader.sandbox import open_sandbox
+
+console = Console()
+errors = Console(stderr=True)
+app = typer.Typer(add_completion=False, rich_markup_mode="rich")
+
+
+def fail(message: str) -> typer.Exit:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(2)
+
+
+def summary_table(results: list[GradeResult]) -> Table:
+    table = Table(title="Grades", show_lines=False)
+    for column in ("submission", "score", "status", "graded class", "accuracy", "seconds"):
+        table.add_column(column, justify="right" if column in ("score", "accuracy", "seconds") else "left")
+    for r in results:
+        accuracy = f"{r.accuracy:.1%}" if r.accuracy is not None else "—"
+        style = "green" if r.status == "ok" else "yellow" if r.status == "rejected" else "red"
+        table.add_row(
+            r.submission,
+            f"{r.score:g}/{r.max_score:g}",
+            f"[{style}]{r.status}[/]",
+            r.graded_class or "—",
+            accuracy,
+            f"{r.timings.total_seconds:.1f}",
+        )
+    return table
+
+
+@app.command(no_args_is_help=True)
+def grade(
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A folder of submissions (each entry is one), or one submission with --self-check."
+        ),
+    ] = None,
+    rubric: Annotated[
+        str, typer.Option("--rubric", "-r", help="Rubric id in rubrics/, or a YAML path.")
+    ] = "m14",
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Where grades.csv, results/ and feedback/ go.")
+    ] = Path("grades"),
+    self_check: Annotated[
+        bool,
+        typer.Option("--self-check", help="Grade PATH as one submission and print its feedback."),
+    ] = False,
+    sandbox: Annotated[str, typer.Option(help="Sandbox backend.")] = "none",
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(envvar="GRADER_DATA_DIR", help="torchvision MNIST cache folder.", show_default=False),
+    ] = None,
+    offline: Annotated[
+        bool,
+        typer.Option("--offline", envvar="GRADER_OFFLINE", help="Never try to download MNIST."),
+    ] = False,
+    print_schema: Annotated[
+        bool, typer.Option("--rubric-schema", help="Print the rubric JSON Schema and exit.")
+    ] = False,
+) -> None:
+    """Grade PyTorch Lightning submissions against a rubric, each in its own sandbox."""
+    if print_schema:
+        console.out(rubric_schema())
+        return
+    if path is None:
+        raise fail("give a folder of submissions, or one submission with --self-check")
+    if not path.exists():
+        raise fail(f"no such file or folder: {path}")
+    try:
+        loaded = load_rubric(rubric)
+        splits = make_splits(loaded.data, data_dir or default_data_dir(), download=not offline)
+    except (RubricError, DataError) as error:
+        raise fail(str(error)) from None
+    submissions = [Submission(submission_name(path), path)] if self_check else discover(path)
+    if not submissions:
+        raise fail(f"no submissions in {path} (folders, .py, .ipynb or .zip files)")
+
+    with tempfile.TemporaryDirectory(prefix="grader-") as workdir:
+        context = GradingContext(loaded, splits, open_sandbox(sandbox), Path(workdir))
+        with console.status("Training the reference solution (cached after the first run)…"):
+            try:
+                context.reference_accuracy, _ = reference_accuracy(context)
+            except ReferenceError as error:
+                raise fail(str(error)) from None
+        progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            disable=self_check,
+        )
+        with progress:
+            task = progress.add_task("Grading", total=len(submissions))
+
+            def advance(result: GradeResult) -> None:
+                progress.console.print(
+                    f"{result.submission}: {result.score:g}/{result.max_score:g} ({result.status})",
+                    highlight=False,
+                )
+                progress.advance(task)
+
+            results = grade_batch(submissions, context, out, on_graded=advance)
+
+    if self_check:
+        console.print(Markdown(reports.feedback_markdown(results[0], loaded)))
+    else:
+        console.print(summary_table(results))
+    console.print(
+        f"Data: {splits.source}. Wrote {out / 'grades.csv'}, {out / 'results'}/, {out / 'feedback'}/."
+    )
+
+
+def main() -> None:
+    app()

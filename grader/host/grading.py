@@ -1,0 +1,213 @@
+"""Grade one submission: stage it, run it in the sandbox, read what came back, score it."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pydantic import ValidationError
+
+from grader.contract import MAX_REPORT_BYTES, REPORT_FILE, SPEC_FILE, RunReport, RunSpec
+from grader.host.checkpoint import inspect_checkpoint
+from grader.host.data import Splits
+from grader.host.discovery import Submission
+from grader.host.results import CriterionResult, GradeResult, Status, Timings
+from grader.host.scoring import Evidence, score
+from grader.host.staging import StagingError, stage
+from grader.host.static_checks import scan
+from grader.rubric.models import Rubric, UsesCallbacks
+from grader.sandbox import Sandbox, SandboxLimits, SandboxOutcome, SandboxRequest
+
+NEXT_STEP = {
+    "started": "importing your code",
+    "imported": "looking for your LightningModule",
+    "found": "building your model",
+    "constructed": "calling `training_step`, `validation_step` and `configure_optimizers`",
+    "probed": "the `Trainer.fit`",
+    "fitted": "predicting the held-out digits",
+}
+
+
+@dataclass
+class GradingContext:
+    """What every submission of a batch shares: rubric, data, sandbox and a work folder."""
+
+    rubric: Rubric
+    splits: Splits
+    sandbox: Sandbox
+    workdir: Path
+    reference_accuracy: float | None = None
+
+    def __post_init__(self) -> None:
+        self.inputs = self.workdir / "inputs"
+        if not self.inputs.exists():
+            self.splits.write_inputs(self.inputs)
+            spec = RunSpec(
+                fit=self.rubric.fit_settings(),
+                class_hint=self.rubric.model.class_hint,
+                init_kwargs=self.rubric.model.init_kwargs,
+                input_layouts=self.rubric.model.input_layouts,
+            )
+            (self.inputs / SPEC_FILE).write_text(spec.model_dump_json(), encoding="utf-8")
+
+    @property
+    def limits(self) -> SandboxLimits:
+        limits = self.rubric.limits
+        return SandboxLimits(
+            wall_seconds=limits.wall_seconds,
+            memory_mb=limits.memory_mb,
+            threads=limits.threads,
+            output_bytes=limits.output_kb * 1024,
+        )
+
+
+def read_report(output: Path, nonce: str) -> RunReport | None:
+    """The runner's report, or None when it is missing, oversized, malformed or forged."""
+    path = output / REPORT_FILE
+    if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_REPORT_BYTES:
+        return None
+    try:
+        report = RunReport.model_validate_json(path.read_bytes())
+    except ValidationError:
+        return None
+    return report if secrets.compare_digest(report.nonce, nonce) else None
+
+
+def accuracy(report: RunReport | None, labels: np.ndarray) -> float | None:
+    predictions = report.predictions if report else None
+    if predictions is None or len(predictions) != len(labels):
+        return None
+    return float(np.mean(np.asarray(predictions) == labels))
+
+
+def stop_reason(outcome: SandboxOutcome, report: RunReport | None, rubric: Rubric) -> str | None:
+    """Why the runner did not reach its end, in the student's terms (None when it did)."""
+    if report and report.stage == "done":
+        return None
+    during = f" during {NEXT_STEP[report.stage]}" if report else ""
+    if outcome.timed_out:
+        return f"grading stopped at the time limit of {rubric.limits.wall_seconds:g} s{during}"
+    if outcome.out_of_memory:
+        return f"grading stopped at the memory limit of {rubric.limits.memory_mb} MB{during}"
+    if report is None:
+        return "the run ended without a valid result (it crashed, exited early, or its result file was tampered with)"
+    if report.import_problem:
+        problem = report.import_problem
+        where = f" ({problem.location})" if problem.location else ""
+        return f"your code could not be imported: `{problem.message}`{where}"
+    if report.stage == "found" and report.discovery.class_name is None:
+        return "no `LightningModule` subclass was found in your code"
+    if report.construct_problem:
+        return f"your model could not be built: `{report.construct_problem.message}`"
+    return f"the run ended unexpectedly (exit code {outcome.exit_code}){during}"
+
+
+def status_of(outcome: SandboxOutcome, report: RunReport | None) -> Status:
+    if outcome.timed_out:
+        return "timeout"
+    if outcome.out_of_memory:
+        return "out_of_memory"
+    if report and report.stage == "found" and report.discovery.class_name is None:
+        return "rejected"
+    if report is None or report.stage != "done":
+        return "crashed"
+    if report.fit.problem or report.training_step.problem:
+        return "crashed"
+    return "ok"
+
+
+def callback_names(rubric: Rubric) -> set[str]:
+    return {name for c in rubric.criteria if isinstance(c, UsesCallbacks) for name in c.callbacks}
+
+
+def rejected(submission: Submission, context: GradingContext, reason: str, started: float) -> GradeResult:
+    rubric = context.rubric
+    criteria = [
+        CriterionResult(
+            id=c.id,
+            points=0.0,
+            max_points=c.points,
+            message=f"Not judged: {reason}.",
+            description=c.description,
+            hint=c.hint,
+            hidden=c.hidden,
+        )
+        for c in rubric.criteria
+    ]
+    return GradeResult(
+        submission=submission.name,
+        rubric=rubric.id,
+        score=0.0,
+        max_score=rubric.max_score,
+        status="rejected",
+        status_reason=reason,
+        criteria=criteria,
+        timings=Timings(total_seconds=round(time.perf_counter() - started, 2)),
+    )
+
+
+def grade(submission: Submission, context: GradingContext) -> GradeResult:
+    started = time.perf_counter()
+    rubric = context.rubric
+    work = context.workdir / "submissions" / submission.name
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        staged = stage(submission.path, work / "submission")
+    except StagingError as error:
+        return rejected(submission, context, str(error), started)
+    output = work / "output"
+    output.mkdir()
+    nonce = secrets.token_hex(16)
+    request = SandboxRequest(staged.folder, context.inputs, output, f"{nonce}\n".encode(), context.limits)
+    outcome = context.sandbox.run(request)
+    report = read_report(output, nonce)
+    fitted = report is not None and report.stage in ("fitted", "done")
+    evidence = Evidence(
+        report=report,
+        stop_reason=stop_reason(outcome, report, rubric),
+        source=scan(staged.folder, callback_names(rubric)),
+        checkpoint=inspect_checkpoint(output, report.fit.checkpoint.best_model_path, report.state_dict_shapes)
+        if fitted
+        else None,
+        accuracy=accuracy(report, context.splits.test.labels),
+        reference_accuracy=context.reference_accuracy,
+        monitor=rubric.fit.monitor,
+        batch_size=rubric.data.batch_size,
+    )
+    criteria = score(rubric, evidence)
+    notes = list(staged.notes)
+    if report and report.input_layout and report.input_layout != rubric.model.input_layouts[0]:
+        notes.append(
+            f"your model rejected ({rubric.model.input_layouts[0]}) images; graded with ({report.input_layout})"
+        )
+    status = status_of(outcome, report)
+    return GradeResult(
+        submission=submission.name,
+        rubric=rubric.id,
+        score=round(sum(c.points for c in criteria), 2),
+        max_score=rubric.max_score,
+        status=status,
+        status_reason=evidence.stop_reason or "",
+        backend=outcome.backend,
+        graded_class=report.discovery.class_name if report else None,
+        framework=report.discovery.framework if report else None,
+        input_layout=report.input_layout if report else None,
+        accuracy=evidence.accuracy,
+        reference_accuracy=context.reference_accuracy,
+        criteria=criteria,
+        notes=notes,
+        timings=Timings(
+            total_seconds=round(time.perf_counter() - started, 2),
+            sandbox_seconds=round(outcome.wall_seconds, 2),
+            fit_seconds=round(report.fit.seconds, 2) if report and report.fit.seconds else None,
+            stages=report.timings if report else {},
+        ),
+        peak_memory_mb=outcome.peak_memory_mb,
+        fit=report.fit if fitted else None,
+        stdout=outcome.stdout,
+        stderr=outcome.stderr,
+    )

@@ -1,0 +1,53 @@
+"""The reference solution's accuracy under the rubric's budget, trained once and cached.
+
+The cache key covers the rubric, the reference's files and the exact digits, so a change
+to any of them retrains it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from grader.host.discovery import Submission
+from grader.host.grading import GradingContext, grade
+from grader.host.results import GradeResult
+from grader.paths import cache_dir, project_dir
+
+
+class ReferenceError(Exception):
+    """The reference solution is missing or did not train."""
+
+
+def reference_folder(context: GradingContext) -> Path:
+    folder = project_dir() / "reference" / (context.rubric.reference or context.rubric.id)
+    if not folder.is_dir():
+        raise ReferenceError(f"no reference solution at {folder}")
+    return folder
+
+
+def cache_key(context: GradingContext, folder: Path) -> str:
+    digest = hashlib.sha256(context.rubric.model_dump_json().encode())
+    digest.update(context.splits.fingerprint.encode())
+    for path in sorted(folder.rglob("*.py")):
+        digest.update(path.relative_to(folder).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:20]
+
+
+def reference_accuracy(context: GradingContext) -> tuple[float, GradeResult | None]:
+    """(accuracy, the reference's own result when it was trained now rather than cached)."""
+    folder = reference_folder(context)
+    cached = cache_dir() / "reference" / f"{context.rubric.id}-{cache_key(context, folder)}.json"
+    if cached.is_file():
+        return float(json.loads(cached.read_text())["accuracy"]), None
+    result = grade(Submission("reference", folder), context)
+    if result.accuracy is None:
+        raise ReferenceError(
+            f"the reference solution in {folder} did not produce predictions: "
+            f"{result.status_reason or result.status}"
+        )
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps({"accuracy": result.accuracy, "source": context.splits.source}))
+    return result.accuracy, result

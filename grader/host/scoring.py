@@ -1,0 +1,275 @@
+"""Turn the evidence about one submission into points, one check per criterion kind.
+
+A check is registered with `@check(kind)`; a new kind needs a model in the rubric and a
+check here, nothing else. Checks that need a runner stage which was never reached are
+not judged: they get 0 points and the reason, in the student's terms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from statistics import fmean
+
+from grader.contract import RUNNER_STAGES, RunReport, Stage
+from grader.host.checkpoint import CheckpointFacts
+from grader.host.results import CriterionResult
+from grader.host.static_checks import SourceFacts
+from grader.rubric.models import Criterion, Rubric
+
+
+@dataclass
+class Evidence:
+    report: RunReport | None
+    stop_reason: str | None  # why the runner did not reach the end, for the student
+    source: SourceFacts
+    checkpoint: CheckpointFacts | None
+    accuracy: float | None
+    reference_accuracy: float | None
+    monitor: str
+    batch_size: int
+
+    def reached(self, stage: Stage) -> bool:
+        return self.report is not None and RUNNER_STAGES.index(self.report.stage) >= RUNNER_STAGES.index(
+            stage
+        )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    fraction: float
+    message: str
+
+
+Check = Callable[[Criterion, Evidence], Verdict]
+CHECKS: dict[str, tuple[Stage | None, Check]] = {}
+
+
+def check(kind: str, needs: Stage | None) -> Callable[[Check], Check]:
+    """Register the check for `kind`; `needs` is the runner stage its evidence comes from."""
+
+    def register(function: Check) -> Check:
+        CHECKS[kind] = (needs, function)
+        return function
+
+    return register
+
+
+def score(rubric: Rubric, evidence: Evidence) -> list[CriterionResult]:
+    results = []
+    for criterion in rubric.criteria:
+        needs, function = CHECKS[criterion.kind]
+        if needs and not evidence.reached(needs):
+            verdict = Verdict(0.0, f"Not judged: {evidence.stop_reason or 'grading stopped early'}.")
+        else:
+            verdict = function(criterion, evidence)
+        fraction = min(max(verdict.fraction, 0.0), 1.0)
+        results.append(
+            CriterionResult(
+                id=criterion.id,
+                points=round(criterion.points * fraction, 2),
+                max_points=criterion.points,
+                message=verdict.message,
+                description=criterion.description,
+                hint=criterion.hint if fraction < 1 else "",
+                hidden=criterion.hidden,
+            )
+        )
+    return results
+
+
+def _where(location: str | None) -> str:
+    return f" at {location}" if location else ""
+
+
+def _never_logged(evidence: Evidence) -> str:
+    return (
+        f'`{evidence.monitor}` is never logged: add `self.log("{evidence.monitor}", loss)` '
+        "in `validation_step`"
+    )
+
+
+@check("lightning-module", needs="found")
+def _lightning_module(criterion: Criterion, evidence: Evidence) -> Verdict:
+    found = evidence.report.discovery
+    if found.class_name:
+        return Verdict(
+            1.0,
+            f"`{found.class_name}` ({found.file}:{found.line}) subclasses "
+            f"`{found.framework}.LightningModule`; {found.reason}.",
+        )
+    if found.plain_modules:
+        names = ", ".join(f"`{name}`" for name in found.plain_modules)
+        return Verdict(
+            0.0,
+            f"{names} is a plain `torch.nn.Module`: subclass `LightningModule` instead "
+            "and move the training loop into `training_step`.",
+        )
+    return Verdict(0.0, "No class in your submission subclasses `LightningModule`.")
+
+
+@check("training-step", needs="probed")
+def _training_step(criterion: Criterion, evidence: Evidence) -> Verdict:
+    probe = evidence.report.training_step
+    if not probe.defined:
+        return Verdict(0.0, "`training_step` is not defined.")
+    if probe.problem:
+        return Verdict(
+            0.0,
+            f"`training_step` raised `{probe.problem.message}`{_where(probe.problem.location)}.",
+        )
+    if not probe.loss_is_scalar:
+        return Verdict(0.0, f"`training_step` returned a {probe.returned}, not a single loss value.")
+    if not probe.loss_requires_grad:
+        return Verdict(
+            0.5,
+            "`training_step` returned a loss without a gradient: do not call `.item()`, "
+            "`.detach()` or `torch.no_grad()` on it.",
+        )
+    value = f" ({probe.loss_value:.3f})" if probe.loss_value is not None else ""
+    return Verdict(
+        1.0,
+        f"`training_step` returned a scalar loss with a gradient{value} for a batch of "
+        f"{evidence.batch_size} digits shaped ({evidence.report.input_layout}).",
+    )
+
+
+@check("configure-optimizers", needs="probed")
+def _configure_optimizers(criterion: Criterion, evidence: Evidence) -> Verdict:
+    probe = evidence.report.configure_optimizers
+    if probe.problem:
+        return Verdict(
+            0.0,
+            f"`configure_optimizers` raised `{probe.problem.message}`{_where(probe.problem.location)}.",
+        )
+    if not probe.ok:
+        return Verdict(
+            0.0,
+            f"`configure_optimizers` returned {probe.returned}, which holds no torch optimizer.",
+        )
+    return Verdict(1.0, f"`configure_optimizers` returned {probe.returned}.")
+
+
+@check("validation-step", needs="probed")
+def _validation_step(criterion: Criterion, evidence: Evidence) -> Verdict:
+    probe = evidence.report.validation_step
+    if not probe.defined:
+        return Verdict(0.0, f"`validation_step` is not defined: add it and log `{evidence.monitor}` there.")
+    if probe.problem:
+        return Verdict(
+            0.0,
+            f"`validation_step` raised `{probe.problem.message}`{_where(probe.problem.location)}.",
+        )
+    if evidence.monitor not in probe.logged:
+        logged = ", ".join(f"`{name}`" for name in probe.logged) or "nothing"
+        return Verdict(0.5, f"`validation_step` runs but logs {logged}; {_never_logged(evidence)}.")
+    return Verdict(1.0, f"`validation_step` runs and logs `{evidence.monitor}`.")
+
+
+@check("logs-train-loss", needs="probed")
+def _logs_train_loss(criterion: Criterion, evidence: Evidence) -> Verdict:
+    logged = set(evidence.report.training_step.logged) | set(evidence.report.fit.logged_metrics)
+    if "train_loss" in logged:
+        return Verdict(1.0, "`train_loss` is logged.")
+    names = ", ".join(f"`{name}`" for name in sorted(evidence.report.training_step.logged)) or "nothing"
+    return Verdict(0.0, f'`training_step` logs {names}: add `self.log("train_loss", loss)`.')
+
+
+@check("fit-completes", needs="fitted")
+def _fit_completes(criterion: Criterion, evidence: Evidence) -> Verdict:
+    fit = evidence.report.fit
+    if fit.completed:
+        stopped = evidence.report.fit.early_stopping.stopped_epoch
+        early = f", stopped early at epoch {stopped}" if stopped else ""
+        return Verdict(
+            1.0,
+            f"`Trainer.fit` ran {fit.epochs_run} epochs ({fit.global_step} steps) in {fit.seconds:.1f} s{early}.",
+        )
+    if fit.problem:
+        return Verdict(0.0, f"`Trainer.fit` raised `{fit.problem.message}`{_where(fit.problem.location)}.")
+    return Verdict(0.0, "`Trainer.fit` was interrupted before it finished.")
+
+
+@check("loss-decreases", needs="fitted")
+def _loss_decreases(criterion: Criterion, evidence: Evidence) -> Verdict:
+    losses = evidence.report.fit.train_losses
+    window = criterion.window
+    if len(losses) < 2 * window:
+        return Verdict(
+            0.0,
+            f"Only {len(losses)} training losses were recorded; `training_step` must return the loss.",
+        )
+    start, end = fmean(losses[:window]), fmean(losses[-window:])
+    verb = "fell" if end < start else "did not fall"
+    return Verdict(
+        float(end < start),
+        f"The training loss {verb}: {start:.3f} over the first {window} steps, {end:.3f} over the last {window}.",
+    )
+
+
+@check("checkpoint-saved", needs="fitted")
+def _checkpoint_saved(criterion: Criterion, evidence: Evidence) -> Verdict:
+    facts = evidence.checkpoint
+    if facts and facts.fits_model:
+        score = evidence.report.fit.checkpoint.best_model_score
+        best = f" (best {evidence.monitor} {score:.4f})" if score is not None else ""
+        return Verdict(1.0, f"The best checkpoint was saved{best}; {facts.message}.")
+    if evidence.monitor not in evidence.report.fit.logged_metrics:
+        return Verdict(0.0, f"No best checkpoint: {_never_logged(evidence)}.")
+    if facts and facts.found:
+        return Verdict(0.5, f"A checkpoint was saved, but {facts.message}.")
+    return Verdict(0.0, f"No best checkpoint: {facts.message if facts else 'none was saved'}.")
+
+
+@check("early-stopping", needs="fitted")
+def _early_stopping(criterion: Criterion, evidence: Evidence) -> Verdict:
+    state = evidence.report.fit.early_stopping
+    if state.checks and state.best_score is not None:
+        stopped = f", stopped the fit at epoch {state.stopped_epoch}" if state.stopped_epoch else ""
+        return Verdict(
+            1.0,
+            f"`EarlyStopping` watched `{state.monitor}` at {state.checks} validation checks "
+            f"(best {state.best_score:.4f}, patience {state.patience}{stopped}).",
+        )
+    return Verdict(0.0, f"`EarlyStopping` had nothing to watch: {_never_logged(evidence)}.")
+
+
+@check("uses-callbacks", needs=None)
+def _uses_callbacks(criterion: Criterion, evidence: Evidence) -> Verdict:
+    share = 1.0 / len(criterion.callbacks)
+    earned, lines = 0.0, []
+    for name in criterion.callbacks:
+        sites = evidence.source.calls.get(name, [])
+        watching = [s for s in sites if s.monitor in (evidence.monitor, "?")]
+        if watching:
+            earned += share
+            lines.append(f"`{name}` is configured at {watching[0].where()}")
+        elif sites:
+            earned += share / 2
+            monitor = sites[0].monitor
+            what = f"monitors `{monitor}`" if monitor else "has no `monitor`"
+            lines.append(f'`{name}` at {sites[0].where()} {what}; use `monitor="{evidence.monitor}"`')
+        else:
+            lines.append(f"`{name}` is not used in your code")
+    return Verdict(earned, "; ".join(lines) + ".")
+
+
+@check("accuracy-vs-reference", needs="done")
+def _accuracy(criterion: Criterion, evidence: Evidence) -> Verdict:
+    if evidence.accuracy is None:
+        problem = evidence.report.predict_problem
+        why = (
+            f"`forward` raised `{problem.message}`{_where(problem.location)}"
+            if problem
+            else "no valid predictions"
+        )
+        return Verdict(0.0, f"Held-out accuracy could not be measured: {why}.")
+    if not evidence.reference_accuracy:
+        return Verdict(0.0, f"Held-out accuracy {evidence.accuracy:.1%}; the reference is unavailable.")
+    ratio = evidence.accuracy / evidence.reference_accuracy
+    span = criterion.full_credit_ratio - criterion.zero_credit_ratio
+    return Verdict(
+        (ratio - criterion.zero_credit_ratio) / span,
+        f"Held-out accuracy {evidence.accuracy:.1%}, the reference reaches {evidence.reference_accuracy:.1%} "
+        f"under the same budget (ratio {ratio:.2f}; full points from {criterion.full_credit_ratio:.2f}).",
+    )
