@@ -34,7 +34,8 @@ def fail(message: str) -> typer.Exit:
 
 def summary_table(results: list[GradeResult]) -> Table:
     table = Table(title="Grades", show_lines=False)
-    for column in ("submission", "score", "status", "graded class", "accuracy", "seconds"):
+    table.add_column("submission", overflow="fold")
+    for column in ("score", "status", "graded class", "accuracy", "seconds"):
         table.add_column(column, justify="right" if column in ("score", "accuracy", "seconds") else "left")
     for r in results:
         accuracy = f"{r.accuracy:.1%}" if r.accuracy is not None else "—"

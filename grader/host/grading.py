@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import ValidationError
 
-from grader.contract import MAX_REPORT_BYTES, REPORT_FILE, SPEC_FILE, RunReport, RunSpec
+from grader.contract import MAX_REPORT_BYTES, REPORT_FILE, SPEC_FILE, Problem, RunReport, RunSpec
 from grader.host.checkpoint import inspect_checkpoint
 from grader.host.data import Splits
 from grader.host.discovery import Submission
@@ -84,6 +84,15 @@ def accuracy(report: RunReport | None, labels: np.ndarray) -> float | None:
     return float(np.mean(np.asarray(predictions) == labels))
 
 
+def _problem_brief(problem: Problem) -> str:
+    return f"`{problem.kind}` at {problem.location}" if problem.location else f"`{problem.kind}`"
+
+
+def _problem_detail(report: RunReport | None) -> str:
+    problem = report and (report.import_problem or report.construct_problem)
+    return f": {problem.message}" if problem else ""
+
+
 def stop_reason(outcome: SandboxOutcome, report: RunReport | None, rubric: Rubric) -> str | None:
     """Why the runner did not reach its end, in the student's terms (None when it did)."""
     if report and report.stage == "done":
@@ -96,13 +105,11 @@ def stop_reason(outcome: SandboxOutcome, report: RunReport | None, rubric: Rubri
     if report is None:
         return "the run ended without a valid result (it crashed, exited early, or its result file was tampered with)"
     if report.import_problem:
-        problem = report.import_problem
-        where = f" ({problem.location})" if problem.location else ""
-        return f"your code could not be imported: `{problem.message}`{where}"
+        return f"your code could not be imported ({_problem_brief(report.import_problem)})"
     if report.stage == "found" and report.discovery.class_name is None:
         return "no `LightningModule` subclass was found in your code"
     if report.construct_problem:
-        return f"your model could not be built: `{report.construct_problem.message}`"
+        return f"your model could not be built ({_problem_brief(report.construct_problem)})"
     return f"the run ended unexpectedly (exit code {outcome.exit_code}){during}"
 
 
@@ -191,7 +198,7 @@ def grade(submission: Submission, context: GradingContext) -> GradeResult:
         score=round(sum(c.points for c in criteria), 2),
         max_score=rubric.max_score,
         status=status,
-        status_reason=evidence.stop_reason or "",
+        status_reason=(evidence.stop_reason or "") + _problem_detail(report),
         backend=outcome.backend,
         graded_class=report.discovery.class_name if report else None,
         framework=report.discovery.framework if report else None,

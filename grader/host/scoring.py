@@ -29,10 +29,16 @@ class Evidence:
     monitor: str
     batch_size: int
 
-    def reached(self, stage: Stage) -> bool:
-        return self.report is not None and RUNNER_STAGES.index(self.report.stage) >= RUNNER_STAGES.index(
-            stage
-        )
+    def blocker(self, needs: Stage | None) -> str | None:
+        """Why evidence from stage `needs` is missing, or None when a check can judge."""
+        if needs is None:
+            return None
+        if self.report is None or RUNNER_STAGES.index(self.report.stage) < RUNNER_STAGES.index(needs):
+            return self.stop_reason or "grading stopped early"
+        fit_problem = self.report.fit.problem
+        if needs in ("fitted", "done") and fit_problem and not self.report.fit.completed:
+            return f"`Trainer.fit` raised `{fit_problem.kind}`{_where(fit_problem.location)}, see `fit-completes`"
+        return None
 
 
 @dataclass(frozen=True)
@@ -59,10 +65,8 @@ def score(rubric: Rubric, evidence: Evidence) -> list[CriterionResult]:
     results = []
     for criterion in rubric.criteria:
         needs, function = CHECKS[criterion.kind]
-        if needs and not evidence.reached(needs):
-            verdict = Verdict(0.0, f"Not judged: {evidence.stop_reason or 'grading stopped early'}.")
-        else:
-            verdict = function(criterion, evidence)
+        blocker = evidence.blocker(needs)
+        verdict = Verdict(0.0, f"Not judged: {blocker}.") if blocker else function(criterion, evidence)
         fraction = min(max(verdict.fraction, 0.0), 1.0)
         results.append(
             CriterionResult(
@@ -168,10 +172,14 @@ def _validation_step(criterion: Criterion, evidence: Evidence) -> Verdict:
 
 @check("logs-train-loss", needs="probed")
 def _logs_train_loss(criterion: Criterion, evidence: Evidence) -> Verdict:
-    logged = set(evidence.report.training_step.logged) | set(evidence.report.fit.logged_metrics)
-    if "train_loss" in logged:
+    probe = evidence.report.training_step
+    if "train_loss" in set(probe.logged) | set(evidence.report.fit.logged_metrics):
         return Verdict(1.0, "`train_loss` is logged.")
-    names = ", ".join(f"`{name}`" for name in sorted(evidence.report.training_step.logged)) or "nothing"
+    if probe.problem:
+        return Verdict(
+            0.0, "Not judged: `training_step` raised before it logged anything, see `training-step`."
+        )
+    names = ", ".join(f"`{name}`" for name in probe.logged) or "nothing"
     return Verdict(0.0, f'`training_step` logs {names}: add `self.log("train_loss", loss)`.')
 
 
@@ -236,6 +244,9 @@ def _early_stopping(criterion: Criterion, evidence: Evidence) -> Verdict:
 
 @check("uses-callbacks", needs=None)
 def _uses_callbacks(criterion: Criterion, evidence: Evidence) -> Verdict:
+    if evidence.source.unparsable and not any(evidence.source.calls.values()):
+        files = ", ".join(evidence.source.unparsable)
+        return Verdict(0.0, f"Not judged: {files} could not be parsed (syntax error).")
     share = 1.0 / len(criterion.callbacks)
     earned, lines = 0.0, []
     for name in criterion.callbacks:

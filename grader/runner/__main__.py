@@ -104,16 +104,10 @@ def run(spec: RunSpec, submission: Path, inputs: Path, output: Path, writer: Rep
     writer.reached("constructed")
 
     digits = data.load(inputs)
-    for layout in spec.input_layouts:
-        batch = digits.train_batch(layout, spec.fit.batch_size)
-        report.training_step = probes.probe_step(
-            make_model, "training_step", pl.LightningModule, batch, submission, train=True
-        )
-        report.input_layout = layout
-        if report.training_step.ok or not report.training_step.defined:
-            break
-    report.input_layout = report.input_layout if report.training_step.ok else spec.input_layouts[0]
-    layout = report.input_layout
+    report.training_step, layout = probes.probe_training_step(
+        make_model, pl.LightningModule, digits, spec, submission
+    )
+    report.input_layout = layout
     report.validation_step = probes.probe_step(
         make_model,
         "validation_step",

@@ -8,7 +8,8 @@ from typing import Any
 
 import torch
 
-from grader.contract import OptimizerProbe, StepProbe
+from grader.contract import InputLayout, OptimizerProbe, RunSpec, StepProbe
+from grader.runner.data import Digits
 from grader.runner.harness import call_step, recording_subclass
 from grader.runner.problems import problem_from
 
@@ -44,6 +45,20 @@ def probe_step(
         if probe.loss_is_scalar and torch.isfinite(loss).all():
             probe.loss_value = float(loss.detach())
     return probe
+
+
+def probe_training_step(
+    make_model: Callable[[], Any], base: type, digits: Digits, spec: RunSpec, root: Path
+) -> tuple[StepProbe, InputLayout]:
+    """Probe with each offered input layout until one works; the first is the contract."""
+    first = None
+    for layout in spec.input_layouts:
+        batch = digits.train_batch(layout, spec.fit.batch_size)
+        probe = probe_step(make_model, "training_step", base, batch, root, train=True)
+        if probe.ok or not probe.defined:
+            return probe, layout
+        first = first or probe
+    return first, spec.input_layouts[0]
 
 
 def probe_optimizers(model: Any, root: Path) -> OptimizerProbe:
