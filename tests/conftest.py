@@ -1,0 +1,66 @@
+"""Shared set-up: offline, private caches, and one graded batch of the samples per session."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+PROJECT = Path(__file__).resolve().parent.parent
+SAMPLES = PROJECT / "submissions"
+# Short enough that the never-finishing sample does not dominate the suite.
+TEST_WALL_SECONDS = 90
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_environment(tmp_path_factory: pytest.TempPathFactory):
+    """No downloads, no developer caches: tests see what CI sees."""
+    base = tmp_path_factory.mktemp("env")
+    values = {
+        "GRADER_OFFLINE": "1",
+        "GRADER_CACHE_DIR": str(base / "cache"),
+        "GRADER_DATA_DIR": str(base / "no-mnist-here"),
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in values.items():
+            patch.setenv(key, value)
+        yield
+
+
+@pytest.fixture(scope="session")
+def test_rubric(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The m14 rubric with a shorter wall-clock limit."""
+    rubric = yaml.safe_load((PROJECT / "rubrics" / "m14.yaml").read_text())
+    rubric["limits"]["wall_seconds"] = TEST_WALL_SECONDS
+    path = tmp_path_factory.mktemp("rubric") / "m14-test.yaml"
+    path.write_text(yaml.safe_dump(rubric))
+    return path
+
+
+def run_grade(*args: str | Path, cwd: Path = PROJECT) -> subprocess.CompletedProcess:
+    """The `grade` console script, as a user runs it."""
+    command = [str(Path(sys.executable).parent / "grade"), *map(str, args)]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=os.environ.copy(), timeout=1800)
+
+
+def read_csv(path: Path) -> dict[str, dict[str, str]]:
+    with path.open(newline="") as handle:
+        return {row["submission"]: row for row in csv.DictReader(handle)}
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="session")
+def graded_samples(tmp_path_factory: pytest.TempPathFactory, test_rubric: Path) -> Path:
+    out = tmp_path_factory.mktemp("grades")
+    completed = run_grade(SAMPLES, "--rubric", test_rubric, "--out", out)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return out

@@ -1,0 +1,88 @@
+"""The samples in submissions/ graded end to end through the `grade` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader.host.results import GradeResult
+from grader.rubric import load_rubric
+from tests.conftest import PROJECT, read_csv, read_json, run_grade
+
+pytestmark = pytest.mark.slow
+
+CRITERIA = [c.id for c in load_rubric("m14").criteria]
+# Points per criterion, in rubric order, and the status each sample must get.
+EXPECTED = {
+    "correct_lightning": ([10, 15, 10, 10, 5, 10, 10, 5, 5, 10, 10], "ok"),
+    "correct_pytorch_lightning": ([10, 15, 10, 10, 5, 10, 10, 5, 5, 10, 10], "ok"),
+    "no_validation_step": ([10, 15, 10, 0, 5, 10, 10, 0, 0, 0, 10], "ok"),
+    "plain_nn_module": ([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "rejected"),
+    "crash_in_training_step": ([10, 0, 10, 0, 0, 0, 0, 0, 0, 10, 0], "crashed"),
+    "syntax_error": ([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "crashed"),
+    "never_finishes": ([10, 15, 10, 10, 5, 0, 0, 0, 0, 10, 0], "timeout"),
+}
+
+
+def test_csv_has_a_row_per_sample_and_a_column_per_criterion(graded_samples: Path) -> None:
+    header = (graded_samples / "grades.csv").read_text().splitlines()[0].split(",")
+    assert header == ["submission", "score", "max_score", "status", *CRITERIA]
+    assert set(read_csv(graded_samples / "grades.csv")) == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_sample_gets_expected_points_and_status(graded_samples: Path, name: str) -> None:
+    points, status = EXPECTED[name]
+    row = read_csv(graded_samples / "grades.csv")[name]
+    assert row["status"] == status
+    assert [float(row[c]) for c in CRITERIA] == points
+    assert float(row["score"]) == sum(points)
+    result = GradeResult.model_validate(read_json(graded_samples / "results" / f"{name}.json"))
+    assert result.status == status
+    assert [c.points for c in result.criteria] == points
+    assert result.timings.total_seconds > 0
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_missed_point_is_explained_without_a_traceback(graded_samples: Path, name: str) -> None:
+    result = GradeResult.model_validate(read_json(graded_samples / "results" / f"{name}.json"))
+    feedback = (graded_samples / "feedback" / f"{name}.md").read_text()
+    for criterion in result.criteria:
+        assert criterion.message
+        assert "Traceback" not in criterion.message
+        if criterion.points < criterion.max_points:
+            assert criterion.message in feedback
+
+
+def test_messages_name_what_to_fix(graded_samples: Path) -> None:
+    def message(name: str, criterion: str) -> str:
+        result = read_json(graded_samples / "results" / f"{name}.json")
+        return next(c["message"] for c in result["criteria"] if c["id"] == criterion)
+
+    assert 'self.log("val_loss", loss)' in message("no_validation_step", "checkpoint-saved")
+    assert "plain `torch.nn.Module`" in message("plain_nn_module", "lightning-module")
+    assert "syntax_error.py:11" in message("syntax_error", "training-step")
+    assert "crash_in_training_step.py:15" in message("crash_in_training_step", "training-step")
+    assert "time limit" in message("never_finishes", "fit-completes")
+
+
+def test_fit_state_is_recorded(graded_samples: Path) -> None:
+    result = GradeResult.model_validate(read_json(graded_samples / "results" / "correct_lightning.json"))
+    assert result.fit.completed
+    assert result.fit.early_stopping.monitor == "val_loss"
+    assert result.fit.early_stopping.checks >= 1
+    assert result.fit.checkpoint.best_model_path
+    assert result.graded_class == "MNISTClassifier"
+    assert result.framework == "lightning.pytorch"
+    pl_result = read_json(graded_samples / "results" / "correct_pytorch_lightning.json")
+    assert pl_result["framework"] == "pytorch_lightning"
+
+
+def test_reference_scores_full_marks_in_self_check(test_rubric: Path, tmp_path: Path) -> None:
+    completed = run_grade(PROJECT / "reference" / "m14", "--self-check", "--rubric", test_rubric, "--out", tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    assert "Score: 100 / 100" in completed.stdout
+    result = read_json(tmp_path / "results" / "m14.json")
+    assert result["score"] == result["max_score"] == 100
+    assert result["accuracy"] == pytest.approx(result["reference_accuracy"])
