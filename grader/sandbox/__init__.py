@@ -1,12 +1,14 @@
 """Sandbox backends behind one interface (`Sandbox.run(SandboxRequest) -> SandboxOutcome`)."""
 
-from grader.sandbox.base import Sandbox, SandboxLimits, SandboxOutcome, SandboxRequest
+from grader.sandbox.base import Sandbox, SandboxLimits, SandboxOutcome, SandboxRequest, SandboxUnavailable
 from grader.sandbox.local import LocalSandbox
 
 BACKENDS = {"none": LocalSandbox}
 
 
 def open_sandbox(name: str) -> Sandbox:
+    if name not in BACKENDS:
+        raise SandboxUnavailable(f"unknown sandbox {name!r}; choose from {', '.join(BACKENDS)}")
     return BACKENDS[name]()
 
 

@@ -21,6 +21,10 @@ SANDBOX_ENV = {
 }
 
 
+class SandboxUnavailable(Exception):
+    """The backend cannot run here; the message says how to make it work."""
+
+
 @dataclass(frozen=True)
 class SandboxLimits:
     wall_seconds: float
