@@ -122,8 +122,11 @@ class RunReport(Contract):
     nonce: str
     stage: Stage = "started"
     import_problem: Problem | None = None
+    skipped_code: list[str] = Field(default_factory=list)
+    failed_code: list[Problem] = Field(default_factory=list)
     discovery: Discovery = Field(default_factory=Discovery)
     construct_problem: Problem | None = None
+    construct_note: str | None = None
     input_layout: InputLayout | None = None
     training_step: StepProbe = Field(default_factory=StepProbe)
     validation_step: StepProbe = Field(default_factory=StepProbe)

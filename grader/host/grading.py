@@ -22,6 +22,7 @@ from grader.host.static_checks import scan
 from grader.rubric.models import Rubric, UsesCallbacks
 from grader.sandbox import Sandbox, SandboxLimits, SandboxOutcome, SandboxRequest
 
+MAX_LISTED = 5
 NEXT_STEP = {
     "started": "importing your code",
     "imported": "looking for your LightningModule",
@@ -106,7 +107,7 @@ def stop_reason(outcome: SandboxOutcome, report: RunReport | None, rubric: Rubri
         return "the run ended without a valid result (it crashed, exited early, or its result file was tampered with)"
     if report.import_problem:
         return f"your code could not be imported ({_problem_brief(report.import_problem)})"
-    if report.stage == "found" and report.discovery.class_name is None:
+    if report.stage == "found" and report.discovery.class_name is None and not report.import_problem:
         return "no `LightningModule` subclass was found in your code"
     if report.construct_problem:
         return f"your model could not be built ({_problem_brief(report.construct_problem)})"
@@ -118,13 +119,33 @@ def status_of(outcome: SandboxOutcome, report: RunReport | None) -> Status:
         return "timeout"
     if outcome.out_of_memory:
         return "out_of_memory"
-    if report and report.stage == "found" and report.discovery.class_name is None:
+    if (
+        report
+        and report.stage == "found"
+        and report.discovery.class_name is None
+        and not report.import_problem
+    ):
         return "rejected"
     if report is None or report.stage != "done":
         return "crashed"
     if report.fit.problem or report.training_step.problem:
         return "crashed"
     return "ok"
+
+
+def import_notes(report: RunReport) -> list[str]:
+    notes = [f"the model was built as {report.construct_note}"] if report.construct_note else []
+    if report.skipped_code:
+        shown = "; ".join(report.skipped_code[:MAX_LISTED])
+        more = (
+            f" (and {len(report.skipped_code) - MAX_LISTED} more)"
+            if len(report.skipped_code) > MAX_LISTED
+            else ""
+        )
+        notes.append(f"top-level code your model does not need was not run: {shown}{more}")
+    for problem in report.failed_code[:MAX_LISTED]:
+        notes.append(f"top-level code at {problem.location} failed and was passed over: `{problem.message}`")
+    return notes
 
 
 def callback_names(rubric: Rubric) -> set[str]:
@@ -186,7 +207,7 @@ def grade(submission: Submission, context: GradingContext) -> GradeResult:
         batch_size=rubric.data.batch_size,
     )
     criteria = score(rubric, evidence)
-    notes = list(staged.notes)
+    notes = list(staged.notes) + (import_notes(report) if report else [])
     if report and report.input_layout and report.input_layout != rubric.model.input_layouts[0]:
         notes.append(
             f"your model rejected ({rubric.model.input_layouts[0]}) images; graded with ({report.input_layout})"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import inspect
 import logging
 import os
 import sys
@@ -43,64 +42,51 @@ def quiet_frameworks() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def construct(cls: type, init_kwargs: dict[str, Any]) -> Any:
-    parameters = list(inspect.signature(cls).parameters.values())
-    required = [
-        p.name for p in parameters if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-    ]
-    if not required:
-        return cls()
-    takes_any = any(p.kind == p.VAR_KEYWORD for p in parameters)
-    names = {p.name for p in parameters}
-    offered = {k: v for k, v in init_kwargs.items() if takes_any or k in names}
-    missing = [name for name in required if name not in offered]
-    if missing:
-        raise TypeError(
-            f"{cls.__name__}() needs the argument(s) {', '.join(missing)}; "
-            "give them default values so the model can be built without arguments"
-        )
-    return cls(**offered)
-
-
 def run(spec: RunSpec, submission: Path, inputs: Path, output: Path, writer: ReportWriter) -> None:
     report = writer.report
     # Imported lazily: the nonce is already read, and the stages above stay light.
     import torch
 
-    from grader.runner import data, fitting, importing, probes
+    from grader.runner import constructing, data, fitting, importing, probes, safe_import
     from grader.runner.problems import problem_from
 
     torch.set_num_threads(spec.fit.threads)
     quiet_frameworks()
     roots = importing.import_roots(submission)
     sys.path[:0] = [str(root) for root in roots]
+    log = safe_import.ImportLog()
+    safe_import.install(submission, log)
     modules = []
     for path in importing.candidate_files(submission):
         try:
-            modules.append(importing.import_file(path, roots))
+            modules.append(importing.import_file(path, roots, log))
         except (Exception, SystemExit) as error:
             report.import_problem = problem_from(error, submission)
             writer.reached("started")
             return
+    report.skipped_code, report.failed_code = log.skipped, log.failed
     writer.reached("imported")
 
     cls, report.discovery = importing.choose_module(modules, spec.class_hint, submission)
+    if cls is None and log.failed:
+        report.import_problem = log.failed[0]  # the failure most likely hid the class
     writer.reached("found")
     if cls is None:
         return
     pl = importlib.import_module(report.discovery.framework)
     quiet_frameworks()
 
-    def make_model() -> Any:
-        pl.seed_everything(spec.fit.seed, verbose=False)
-        return construct(cls, spec.init_kwargs)
-
     try:
-        model = make_model()
+        build, report.construct_note = constructing.model_factory(cls, spec.init_kwargs, submission)
     except (Exception, SystemExit) as error:
         report.construct_problem = problem_from(error, submission)
         writer.reached("found")
         return
+
+    def make_model() -> Any:
+        pl.seed_everything(spec.fit.seed, verbose=False)
+        return build()
+
     writer.reached("constructed")
 
     digits = data.load(inputs)

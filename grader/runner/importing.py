@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 from grader.contract import Discovery, Framework
+from grader.runner.safe_import import ImportLog, SafeLoader
 
 FRAMEWORKS: tuple[Framework, ...] = ("lightning.pytorch", "pytorch_lightning")
 IGNORED_DIRS = {"tests", "test", "docs", "notebooks", "scripts", "__pycache__"}
@@ -58,16 +59,17 @@ def module_name(path: Path, roots: list[Path]) -> str | None:
     return None
 
 
-def import_file(path: Path, roots: list[Path]) -> ModuleType:
+def import_file(path: Path, roots: list[Path], log: ImportLog) -> ModuleType:
     name = module_name(path, roots)
     if name:
         return importlib.import_module(name)
     # A file name that is no identifier ("lab 1.py") still imports under a safe alias.
     alias = "submission_" + "".join(c if c.isalnum() else "_" for c in path.stem)
-    spec = importlib.util.spec_from_file_location(alias, path)
+    loader = SafeLoader(alias, str(path), roots[-1], log)
+    spec = importlib.util.spec_from_file_location(alias, path, loader=loader)
     module = importlib.util.module_from_spec(spec)
     sys.modules[alias] = module
-    spec.loader.exec_module(module)
+    loader.exec_module(module)
     return module
 
 
