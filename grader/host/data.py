@@ -154,9 +154,33 @@ def make_splits(budget: DataBudget, data_dir: Path, download: bool) -> Splits:
             f"the rubric asks for {wanted} training/validation and {budget.test_size} test digits; "
             f"{source} has too few"
         )
-    return Splits(
+    splits = Splits(
         train=fit_pool.take(fit_index[: budget.train_size]),
         val=fit_pool.take(fit_index[budget.train_size : wanted]),
         test=test_pool.take(test_index),
         source=source,
+    )
+    return corrupt(splits, budget, rng) if budget.dataset == "corrupted-mnist" else splits
+
+
+def _rotated(digits: Digits, max_degrees: float, rng: np.random.Generator) -> Digits:
+    from scipy.ndimage import rotate
+
+    angles = rng.uniform(-max_degrees, max_degrees, size=len(digits))
+    images = np.stack(
+        [
+            rotate(image, angle, reshape=False, order=1, mode="constant")
+            for image, angle in zip(digits.images, angles, strict=True)
+        ]
+    )
+    return Digits(np.clip(images, 0, 255).astype(np.uint8), digits.labels)
+
+
+def corrupt(splits: Splits, budget: DataBudget, rng: np.random.Generator) -> Splits:
+    """The course's corrupted MNIST: each digit rotated by a seeded random angle."""
+    return Splits(
+        train=_rotated(splits.train, budget.max_rotation_degrees, rng),
+        val=_rotated(splits.val, budget.max_rotation_degrees, rng),
+        test=_rotated(splits.test, budget.max_rotation_degrees, rng),
+        source=f"corrupted {splits.source} (rotated up to ±{budget.max_rotation_degrees:g}°)",
     )

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import json
 import shutil
+import stat
+import tempfile
+import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 SKIPPED_DIRS = {
     ".git",
@@ -43,6 +46,9 @@ SKIPPED_DIRS = {
 SOURCE_SUFFIXES = {".py", ".ipynb", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".json", ".txt"}
 MAX_FILE_BYTES = 2 * 2**20
 MAX_FILES = 2000
+MAX_ARCHIVE_ENTRIES = 20_000
+MAX_ARCHIVE_BYTES = 512 * 2**20
+ARCHIVE_NOISE = {"__MACOSX"}
 
 
 class StagingError(Exception):
@@ -63,15 +69,59 @@ def stage(source: Path, destination: Path) -> Staged:
         _copy_tree(source, destination, staged)
     elif source.suffix == ".py":
         shutil.copyfile(source, destination / source.name)
+    elif source.suffix == ".zip":
+        with tempfile.TemporaryDirectory() as unpacked:
+            _copy_tree(_unpack(source, Path(unpacked)), destination, staged)
     elif source.suffix == ".ipynb":
         (destination / f"{source.stem}.py").write_text(notebook_to_python(source), encoding="utf-8")
         staged.notes.append(f"notebook {source.name} was converted to {source.stem}.py")
     else:
-        raise StagingError(f"{source.name}: unsupported submission type (use .py, .ipynb or a folder)")
+        raise StagingError(f"{source.name}: unsupported submission type (use .py, .ipynb, .zip or a folder)")
     _convert_notebooks(destination, staged)
     if not any(destination.rglob("*.py")):
         raise StagingError("no Python source found in the submission")
     return staged
+
+
+def _unpack(archive_path: Path, folder: Path) -> Path:
+    """Unpack an LMS zip safely and return its project root.
+
+    Refused: entries that escape the folder, links, and archives too large or too many files
+    (zip bombs); sizes are counted while reading, not trusted from the headers.
+    """
+    try:
+        archive = zipfile.ZipFile(archive_path)
+    except zipfile.BadZipFile:
+        raise StagingError(f"{archive_path.name} is not a readable zip archive") from None
+    with archive:
+        entries = archive.infolist()
+        if len(entries) > MAX_ARCHIVE_ENTRIES:
+            raise StagingError(f"{archive_path.name} has more than {MAX_ARCHIVE_ENTRIES} entries")
+        budget = MAX_ARCHIVE_BYTES
+        for entry in entries:
+            name = entry.filename.replace("\\", "/")
+            parts = PurePosixPath(name).parts
+            if name.startswith("/") or ".." in parts or (parts and ":" in parts[0]):
+                raise StagingError(
+                    f"{archive_path.name}: entry {entry.filename!r} points outside the archive"
+                )
+            if stat.S_ISLNK(entry.external_attr >> 16):
+                raise StagingError(f"{archive_path.name}: entry {entry.filename!r} is a link")
+            if entry.is_dir() or ARCHIVE_NOISE.intersection(parts):
+                continue
+            target = folder.joinpath(*parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(entry) as source, target.open("wb") as sink:
+                while chunk := source.read(2**20):
+                    budget -= len(chunk)
+                    if budget < 0:
+                        raise StagingError(
+                            f"{archive_path.name} unpacks to more than {MAX_ARCHIVE_BYTES // 2**20} MB"
+                        )
+                    sink.write(chunk)
+    children = [p for p in folder.iterdir() if p.name not in ARCHIVE_NOISE]
+    # Most zips hold one folder named after the project.
+    return children[0] if len(children) == 1 and children[0].is_dir() else folder
 
 
 def notebook_to_python(notebook: Path) -> str:

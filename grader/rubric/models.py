@@ -29,7 +29,11 @@ class ModelSettings(RubricPart):
 
 
 class DataBudget(RubricPart):
-    dataset: Literal["mnist"] = "mnist"
+    dataset: Literal["mnist", "corrupted-mnist"] = Field(
+        default="mnist",
+        description="`corrupted-mnist`: the course's variant, digits rotated at random (seeded).",
+    )
+    max_rotation_degrees: float = Field(default=50.0, ge=0, le=180)
     train_size: int = Field(gt=0)
     val_size: int = Field(gt=0)
     test_size: int = Field(gt=0)

@@ -35,6 +35,12 @@ class ReportWriter:
         os.replace(partial, self.path)
 
 
+def cpu_only(torch: Any) -> None:
+    """`.cuda()` in a student's module becomes a no-op: grading runs on the CPU."""
+    torch.Tensor.cuda = lambda self, *args, **kwargs: self
+    torch.nn.Module.cuda = lambda self, *args, **kwargs: self
+
+
 def quiet_frameworks() -> None:
     """Lightning's banners and warnings would bury the student's own output."""
     warnings.filterwarnings("ignore")
@@ -51,6 +57,7 @@ def run(spec: RunSpec, submission: Path, inputs: Path, output: Path, writer: Rep
     from grader.runner.problems import problem_from
 
     torch.set_num_threads(spec.fit.threads)
+    cpu_only(torch)
     quiet_frameworks()
     roots = importing.import_roots(submission)
     sys.path[:0] = [str(root) for root in roots]
