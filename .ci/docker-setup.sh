@@ -77,8 +77,30 @@ else
     done_step "built with debootstrap"
 fi
 
+# What the image is made of (the Dockerfile holds the package list); its hash labels the
+# image, so that unchanged inputs skip the wheelhouse and the build.
+input_files() {
+    for file in Dockerfile .dockerignore pyproject.toml README.md; do
+        [ ! -f "$file" ] || echo "$file"
+    done
+    find grader -type f -not -path '*/__pycache__/*' -not -name '*.pyc'
+}
+inputs=$(
+    {
+        input_files | LC_ALL=C sort | xargs sha256sum
+        docker image inspect --format '{{.Id}}' "$BASE_IMAGE"
+    } | sha256sum | cut -c1-16
+)
+built=$(docker image inspect --format '{{index .Config.Labels "lightning-grader.inputs"}}' "$IMAGE" 2>/dev/null || true)
+if [ "$built" = "$inputs" ]; then
+    step "grading image $IMAGE"
+    done_step "up to date (inputs $inputs)"
+    docker image ls "${IMAGE%%:*}"
+    exit 0
+fi
+
 step "wheelhouse $WHEELS"
-# The package list lives in the Dockerfile; the image installs from these wheels alone.
+# The image installs from these wheels alone, made by this machine's pip.
 packages=$(sed -n 's/^ARG RUNNER_PACKAGES="\(.*\)"$/\1/p' Dockerfile)
 [ -n "$packages" ] || { echo "no RUNNER_PACKAGES line in Dockerfile" >&2; exit 1; }
 if [ "$(cat "$WHEELS/.packages" 2>/dev/null)" = "$packages" ]; then
@@ -96,33 +118,14 @@ else
 fi
 
 step "grading image $IMAGE"
-# What the image is made of; its hash labels the image so that unchanged inputs skip the build.
-input_files() {
-    for file in Dockerfile .dockerignore pyproject.toml README.md; do
-        [ ! -f "$file" ] || echo "$file"
-    done
-    find grader -type f -not -path '*/__pycache__/*' -not -name '*.pyc'
-}
-inputs=$(
-    {
-        input_files | LC_ALL=C sort | xargs sha256sum
-        docker image inspect --format '{{.Id}}' "$BASE_IMAGE"
-        cat "$WHEELS/.packages"
-    } | sha256sum | cut -c1-16
-)
-built=$(docker image inspect --format '{{index .Config.Labels "lightning-grader.inputs"}}' "$IMAGE" 2>/dev/null || true)
-if [ "$built" = "$inputs" ]; then
-    done_step "up to date (inputs $inputs)"
-else
-    # Without the buildx plugin the client would refuse BuildKit; the classic builder suffices.
-    docker buildx version >/dev/null 2>&1 || export DOCKER_BUILDKIT=0
-    log=$(mktemp)
-    docker build --build-arg BASE_IMAGE="$BASE_IMAGE" \
-        --label lightning-grader.inputs="$inputs" --tag "$IMAGE" . >"$log" 2>&1 \
-        || { tail -40 "$log" >&2; exit 1; }
-    rm -f "$log"
-    # Earlier builds of the image, now untagged.
-    docker image prune --force --filter label=lightning-grader.inputs >/dev/null
-    done_step "built (inputs $inputs)"
-fi
+# Without the buildx plugin the client would refuse BuildKit; the classic builder suffices.
+docker buildx version >/dev/null 2>&1 || export DOCKER_BUILDKIT=0
+log=$(mktemp)
+docker build --build-arg BASE_IMAGE="$BASE_IMAGE" \
+    --label lightning-grader.inputs="$inputs" --tag "$IMAGE" . >"$log" 2>&1 \
+    || { tail -40 "$log" >&2; exit 1; }
+rm -f "$log"
+# Earlier builds of the image, now untagged.
+docker image prune --force --filter label=lightning-grader.inputs >/dev/null
+done_step "built (inputs $inputs)"
 docker image ls "${IMAGE%%:*}"
