@@ -18,7 +18,8 @@ import grader
 from grader.contract import REPORT_FILE, RunReport, RunSpec
 from grader.host.data import make_splits
 from grader.rubric import load_rubric
-from grader.sandbox.base import SandboxLimits, SandboxOutcome, SandboxRequest
+from grader.sandbox import process
+from grader.sandbox.base import SandboxLimits, SandboxOutcome, SandboxRequest, SandboxUnavailable
 from grader.sandbox.process import ProcessSandbox
 
 pytestmark = pytest.mark.process
@@ -32,7 +33,7 @@ HOSTILE = SandboxLimits(wall_seconds=40, memory_mb=2000, threads=1, output_bytes
 def sandbox() -> ProcessSandbox:
     if shutil.which("bwrap") is None and not os.environ.get("CI"):
         pytest.skip("bubblewrap is not installed")
-    assert ProcessSandbox.available(), "bwrap is installed but cannot create the sandbox here"
+    assert ProcessSandbox.available(), process._problem()
     return ProcessSandbox()
 
 
@@ -59,11 +60,14 @@ def run(
 
 
 def student(tmp_path: Path, code: str) -> Path:
-    """A submission whose only module runs `code` when the runner imports it."""
+    """A submission whose only module runs `code` when the runner imports it.
+
+    The code sits in a class body: the runner skips top-level code, but class bodies run.
+    """
     folder = tmp_path / "submission"
     folder.mkdir()
-    # The runner imports only files that define a class.
-    (folder / "student.py").write_text("class Student:\n    pass\n" + textwrap.dedent(code))
+    body = textwrap.indent(textwrap.dedent(code), "    ")
+    (folder / "student.py").write_text(f"class Student:\n{body}")
     return folder
 
 
@@ -239,3 +243,15 @@ def test_infinite_loop_times_out(sandbox, inputs, tmp_path):
     assert outcome.timed_out
     assert outcome.wall_seconds < 20
     assert outcome.exit_code != 0
+
+
+def test_missing_bubblewrap_is_explained(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    process._problem.cache_clear()
+    try:
+        assert not ProcessSandbox.available()
+        request = SandboxRequest(tmp_path, tmp_path, tmp_path, b"", HOSTILE)
+        with pytest.raises(SandboxUnavailable, match="not installed"):
+            ProcessSandbox().run(request)
+    finally:
+        process._problem.cache_clear()  # the next test probes the real PATH again

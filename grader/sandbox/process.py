@@ -1,0 +1,280 @@
+"""The `process` backend: the runner in Linux namespaces through bubblewrap, for machines
+without Docker.
+
+The runner sees a read-only system and Python installation, the submission and inputs
+read-only at fixed paths, the output folder read-write, and private tmpfs for /tmp and
+HOME. It has no network, its own PID/IPC/UTS/mount namespaces, a cleared environment and
+per-process limits. Run as root, bubblewrap mounts as root and the runner then drops to a
+throwaway uid (so RLIMIT_NPROC applies); run unprivileged, a user namespace does the job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import random
+import shutil
+import signal
+import site
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grader
+from grader.sandbox.base import SandboxOutcome, SandboxRequest, SandboxUnavailable, runner_command
+from grader.sandbox.local import sandbox_env, supervise
+
+SUBMISSION, INPUTS, OUTPUT = "/sandbox/submission", "/sandbox/input", "/sandbox/output"
+HOME = "/tmp/home"
+SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/fonts")
+CGROUP_MEMORY = Path("/sys/fs/cgroup/memory")
+
+# First thing inside the sandbox. RLIMIT_NPROC is set here because, in a user namespace,
+# it counts the namespace's processes only when set after the namespace exists. As root it
+# is ignored, hence the drop to a throwaway uid (bubblewrap kept only CAP_SETUID/SETGID).
+BOOTSTRAP = """
+import os, resource as r, sys
+nproc, fsize, cpu, uid = map(int, sys.argv[1:5])
+for limit, soft, hard in ((r.RLIMIT_CORE, 0, 0), (r.RLIMIT_FSIZE, fsize, fsize),
+                          (r.RLIMIT_CPU, cpu, cpu + 5), (r.RLIMIT_NPROC, nproc, nproc)):
+    r.setrlimit(limit, (soft, hard))
+if uid:
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+os.execv(sys.argv[5], sys.argv[5:])
+"""
+
+
+def _namespace_args(as_root: bool) -> list[str]:
+    args = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
+    args += ["--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "sandbox"]
+    if as_root:  # no user namespace: the uid drop in BOOTSTRAP needs a real non-root uid
+        return [*args, "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    return [*args, "--unshare-user", "--disable-userns"]
+
+
+def _system_args() -> list[str]:
+    args = ["--ro-bind", "/usr", "/usr"]
+    for path in SYSTEM_LINKS:  # merged-/usr systems have symlinks here, older ones folders
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    for path in ETC_FILES:
+        args += ["--ro-bind-try", path, path]
+    return [*args, "--proc", "/proc", "--dev", "/dev"]
+
+
+@functools.cache
+def python_paths() -> tuple[str, ...]:
+    """The interpreter, its packages and the grader's source (for editable installs)."""
+    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    candidates.update(site.getsitepackages())
+    candidates.add(str(Path(grader.__file__).parent))
+    kept: list[str] = []
+    for path in sorted(os.path.abspath(p) for p in candidates if os.path.isdir(p)):
+        if not any(path == k or path.startswith(k.rstrip("/") + "/") for k in ["/usr", *kept]):
+            kept.append(path)
+    return tuple(kept)
+
+
+def _entries(option: str, folder: Path, destination: str) -> list[tuple[str, str, str]]:
+    """One mount per entry, so the folder's own mode (0700 from mkdtemp) does not matter."""
+    mounts = []
+    for entry in sorted(folder.iterdir()):
+        target = f"{destination}/{entry.name}"
+        if entry.is_symlink():  # resolved inside the sandbox, never by bwrap on the host
+            mounts.append(("--symlink", os.readlink(entry), target))
+        else:
+            mounts.append((option, str(entry), target))
+    return mounts
+
+
+def _mount_args(folders: list[str], mounts: list[tuple[str, str, str]]) -> list[str]:
+    """`(option, source, destination)` mounts, with readable folders above each.
+
+    bubblewrap creates missing parents as 0700, which a non-root runner cannot traverse.
+    """
+    args: list[str] = []
+    made: set[Path] = set()
+    for destination in [*folders, *(mount[2] for mount in mounts)]:
+        path = Path(destination)
+        for folder in [*reversed(path.parents[:-1]), *([path] if destination in folders else [])]:
+            if folder not in made:
+                made.add(folder)
+                args += ["--perms", "0755", "--dir", str(folder)]
+    for option, source, destination in mounts:
+        args += [option, source, destination]
+    return args
+
+
+def _memfd(text: str) -> int:
+    fd = os.memfd_create("sandbox-data")
+    os.write(fd, text.encode())
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+class _MemoryCgroup:
+    """A cgroup v1 memory limit as a hard backstop to the resident-memory watchdog.
+
+    Only as root and where the controller is writable; otherwise `path` is None.
+    """
+
+    def __init__(self, limit_mb: int, enabled: bool) -> None:
+        self.path: Path | None = None
+        if not enabled:
+            return
+        try:
+            own = next(
+                line.split(":", 2)[2].strip()
+                for line in Path("/proc/self/cgroup").read_text().splitlines()
+                if line.split(":", 2)[1] == "memory"
+            )
+            path = CGROUP_MEMORY / own.lstrip("/") / f"grader-{os.getpid()}-{time.monotonic_ns()}"
+            path.mkdir()
+        except (OSError, StopIteration, IndexError):
+            return
+        self.path = path
+        try:
+            (path / "memory.limit_in_bytes").write_text(str(limit_mb * 2**20))
+        except OSError:
+            self.remove()
+
+    def enter(self) -> None:  # in the child, before bwrap starts
+        if self.path:
+            (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def oom_killed(self) -> bool:
+        if not self.path:
+            return False
+        for line in (self.path / "memory.oom_control").read_text().splitlines():
+            if line.startswith("oom_kill "):
+                return int(line.split()[1]) > 0
+        return int((self.path / "memory.failcnt").read_text()) > 0
+
+    def remove(self) -> None:
+        if not self.path:
+            return
+        for _ in range(50):  # killed tasks leave the cgroup asynchronously
+            for pid in (self.path / "cgroup.procs").read_text().split():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
+            try:
+                self.path.rmdir()
+                break
+            except OSError:
+                time.sleep(0.1)
+        self.path = None
+
+
+@functools.cache
+def _problem() -> str | None:
+    """Why bubblewrap cannot run the sandbox here (None when it can), from one quick probe."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return "bubblewrap is not installed (apt install bubblewrap, dnf install bubblewrap)"
+    probe = [bwrap, *_namespace_args(os.geteuid() == 0), *_system_args()]
+    probe += ["--perms", "1777", "--size", str(2**20), "--tmpfs", "/tmp", "true"]
+    try:
+        result = subprocess.run(probe, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"bubblewrap does not start: {error}"
+    if result.returncode != 0:
+        return (
+            f"bubblewrap cannot create the sandbox here ({result.stderr.strip()}); it needs "
+            "version 0.8 or later and unprivileged user namespaces (or root)"
+        )
+    return None
+
+
+class ProcessSandbox:
+    name = "process"
+
+    @classmethod
+    def available(cls) -> bool:
+        """Whether bubblewrap exists and can create the namespaces this backend uses."""
+        return _problem() is None
+
+    def run(self, request: SandboxRequest) -> SandboxOutcome:
+        problem = _problem()
+        if problem:
+            raise SandboxUnavailable(problem)
+        limits = request.limits
+        as_root = os.geteuid() == 0
+        uid = random.randrange(3_000_000, 4_000_000) if as_root else os.getuid()
+        gid = uid if as_root else os.getgid()
+        if as_root:  # the runner's uid must be able to write its output
+            os.chown(request.output, uid, gid)
+        # Headroom over the watchdog's limit: the cgroup also counts tmpfs and page cache.
+        cgroup = _MemoryCgroup(limits.memory_mb * 5 // 4 + 256, enabled=as_root)
+        fds: list[int] = []
+        try:
+            fds = [
+                _memfd(f"sandbox:x:{uid}:{gid}:sandbox:{HOME}:/usr/sbin/nologin\n"),
+                _memfd(f"sandbox:x:{gid}:\n"),
+            ]
+            env = sandbox_env(request) | {"HOME": HOME, "TMPDIR": "/tmp", "MPLCONFIGDIR": HOME}
+            process = subprocess.Popen(
+                _command(request, as_root, uid, *fds),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                pass_fds=fds,
+                start_new_session=True,
+                preexec_fn=cgroup.enter if cgroup.path else None,
+            )
+            outcome = supervise(process, request, self.name)
+            outcome.out_of_memory = outcome.out_of_memory or cgroup.oom_killed()
+        finally:
+            cgroup.remove()
+            for fd in fds:
+                os.close(fd)
+            if as_root:
+                _give_back(request.output)
+        if outcome.exit_code is not None and outcome.exit_code > 128:
+            outcome.exit_code = 128 - outcome.exit_code  # bwrap reports a signal as 128+N
+        return outcome
+
+
+def _command(request: SandboxRequest, as_root: bool, uid: int, passwd: int, group: int) -> list[str]:
+    limits = request.limits
+    scratch_bytes = str(limits.max_file_mb * 2**20)
+    return [
+        "bwrap",
+        *_namespace_args(as_root),
+        *_system_args(),
+        *_mount_args(
+            [SUBMISSION, INPUTS],
+            [("--ro-bind", path, path) for path in python_paths()]
+            + _entries("--ro-bind", request.submission, SUBMISSION)
+            + _entries("--ro-bind", request.inputs, INPUTS)
+            + [("--bind", str(request.output), OUTPUT)],
+        ),
+        *["--ro-bind-data", str(passwd), "/etc/passwd", "--ro-bind-data", str(group), "/etc/group"],
+        *["--perms", "1777", "--size", scratch_bytes, "--tmpfs", "/tmp"],
+        *["--perms", "1777", "--dir", HOME],
+        *["--perms", "1777", "--size", scratch_bytes, "--tmpfs", "/dev/shm"],
+        *["--chdir", OUTPUT, "--remount-ro", "/"],
+        *[sys.executable, "-I", "-S", "-c", BOOTSTRAP],
+        str(limits.max_processes),
+        str(limits.max_file_mb * 2**20),
+        # Per process, a backstop for the wall clock: threads can burn CPU in parallel.
+        str(int(limits.wall_seconds * max(limits.threads, 1) * 1.5) + 10),
+        str(uid if as_root else 0),  # as root, BOOTSTRAP drops to this uid
+        *runner_command(SUBMISSION, INPUTS, OUTPUT),
+    ]
+
+
+def _give_back(folder: Path) -> None:
+    """Return the output to the host's uid, without following the runner's symlinks."""
+    uid, gid = os.getuid(), os.getgid()
+    os.chown(folder, uid, gid, follow_symlinks=False)
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
