@@ -33,8 +33,9 @@ HOSTILE = SandboxLimits(wall_seconds=40, memory_mb=2000, threads=1, output_bytes
 def sandbox() -> ProcessSandbox:
     if shutil.which("bwrap") is None and not os.environ.get("CI"):
         pytest.skip("bubblewrap is not installed")
-    assert ProcessSandbox.available(), process._problem()
-    return ProcessSandbox()
+    backend = ProcessSandbox()
+    backend.check()
+    return backend
 
 
 @pytest.fixture(scope="module")
@@ -249,7 +250,8 @@ def test_missing_bubblewrap_is_explained(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     process._problem.cache_clear()
     try:
-        assert not ProcessSandbox.available()
+        with pytest.raises(SandboxUnavailable, match="not installed"):
+            ProcessSandbox().check()
         request = SandboxRequest(tmp_path, tmp_path, tmp_path, b"", HOSTILE)
         with pytest.raises(SandboxUnavailable, match="not installed"):
             ProcessSandbox().run(request)

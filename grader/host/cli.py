@@ -20,7 +20,7 @@ from grader.host.grading import GradingContext
 from grader.host.reference import ReferenceError, reference_accuracy
 from grader.host.results import GradeResult
 from grader.rubric import RubricError, load_rubric, rubric_schema
-from grader.sandbox import open_sandbox
+from grader.sandbox import SandboxUnavailable, open_sandbox
 
 console = Console()
 errors = Console(stderr=True)
@@ -69,7 +69,10 @@ def grade(
         bool,
         typer.Option("--self-check", help="Grade PATH as one submission and print its feedback."),
     ] = False,
-    sandbox: Annotated[str, typer.Option(help="Sandbox backend.")] = "none",
+    sandbox: Annotated[
+        str,
+        typer.Option(help="auto (docker, else process), docker, process, or none (no isolation)."),
+    ] = "auto",
     data_dir: Annotated[
         Path | None,
         typer.Option(envvar="GRADER_DATA_DIR", help="torchvision MNIST cache folder.", show_default=False),
@@ -92,15 +95,22 @@ def grade(
         raise fail(f"no such file or folder: {path}")
     try:
         loaded = load_rubric(rubric)
+        backend = open_sandbox(sandbox)
         splits = make_splits(loaded.data, data_dir or default_data_dir(), download=not offline)
-    except (RubricError, DataError) as error:
+    except (RubricError, DataError, SandboxUnavailable) as error:
         raise fail(str(error)) from None
+    if backend.name == "none":
+        errors.print(
+            "[bold yellow]warning:[/] --sandbox none runs student code as you, with your files, "
+            "environment and network. Use it only for code you trust.",
+            highlight=False,
+        )
     submissions = [Submission(submission_name(path), path)] if self_check else discover(path)
     if not submissions:
         raise fail(f"no submissions in {path} (folders, .py, .ipynb or .zip files)")
 
     with tempfile.TemporaryDirectory(prefix="grader-") as workdir:
-        context = GradingContext(loaded, splits, open_sandbox(sandbox), Path(workdir))
+        context = GradingContext(loaded, splits, backend, Path(workdir))
         with console.status("Training the reference solution (cached after the first run)…"):
             try:
                 context.reference_accuracy, _ = reference_accuracy(context)
@@ -131,7 +141,7 @@ def grade(
     else:
         console.print(summary_table(results))
     console.print(
-        f"Data: {splits.source}. Wrote {out / 'grades.csv'}, {out / 'results'}/, {out / 'feedback'}/."
+        f"Sandbox: {backend.name}. Data: {splits.source}. Wrote {out / 'grades.csv'}, {out / 'results'}/, {out / 'feedback'}/."
     )
 
 

@@ -134,7 +134,7 @@ def status_of(outcome: SandboxOutcome, report: RunReport | None) -> Status:
 
 
 def import_notes(report: RunReport) -> list[str]:
-    notes = [f"the model was built as {report.construct_note}"] if report.construct_note else []
+    notes = list(report.construct_notes)
     if report.skipped_code:
         shown = "; ".join(report.skipped_code[:MAX_LISTED])
         more = (

@@ -13,6 +13,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+# Tooling, environments and run artefacts: never part of what is graded.
 SKIPPED_DIRS = {
     ".git",
     ".hg",
@@ -29,20 +30,18 @@ SKIPPED_DIRS = {
     ".ruff_cache",
     ".idea",
     ".vscode",
-    "data",
-    "datasets",
-    "models",
-    "checkpoints",
+    ".dvc",
+    "site-packages",
     "lightning_logs",
     "wandb",
     "outputs",
     "multirun",
     "mlruns",
-    "reports",
     "dist",
     "build",
-    ".dvc",
 }
+# Folders that usually hold data or weights; only Python code is taken from them.
+DATA_DIRS = {"data", "datasets", "models", "checkpoints", "reports", "figures"}
 SOURCE_SUFFIXES = {".py", ".ipynb", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".json", ".txt"}
 MAX_FILE_BYTES = 2 * 2**20
 MAX_FILES = 2000
@@ -144,23 +143,37 @@ def _convert_notebooks(folder: Path, staged: Staged) -> None:
         notebook.unlink()
 
 
+def _is_skipped(relative: Path, source: Path) -> bool:
+    folders = relative.parts[:-1]
+    if SKIPPED_DIRS.intersection(folders):
+        return True
+    # A virtual environment under any name.
+    return any((source.joinpath(*folders[: i + 1]) / "pyvenv.cfg").exists() for i in range(len(folders)))
+
+
 def _copy_tree(source: Path, destination: Path, staged: Staged) -> None:
     copied = 0
-    skipped: set[str] = set()
+    too_large = []
     for path in sorted(source.rglob("*")):
         relative = path.relative_to(source)
-        if SKIPPED_DIRS.intersection(relative.parts[:-1] if path.is_file() else relative.parts):
+        if path.is_symlink() or not path.is_file() or _is_skipped(relative, source):
             continue
-        if path.is_symlink() or not path.is_file():
+        if path.suffix not in SOURCE_SUFFIXES:
             continue
-        if path.suffix not in SOURCE_SUFFIXES or path.stat().st_size > MAX_FILE_BYTES:
-            skipped.add(path.suffix or path.name)
+        if path.suffix != ".py" and DATA_DIRS.intersection(relative.parts[:-1]):
+            continue
+        if path.stat().st_size > MAX_FILE_BYTES:
+            too_large.append(relative.as_posix())
             continue
         copied += 1
         if copied > MAX_FILES:
-            raise StagingError(f"more than {MAX_FILES} source files; is this a virtual environment?")
+            raise StagingError(
+                f"more than {MAX_FILES} source files; is a data set or an environment included?"
+            )
         target = destination / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
-    if skipped:
-        staged.notes.append(f"not copied for grading: {', '.join(sorted(skipped))} files")
+    if too_large:
+        staged.notes.append(
+            f"files over {MAX_FILE_BYTES // 2**20} MB were not graded: {', '.join(too_large[:5])}"
+        )

@@ -66,6 +66,9 @@ class SandboxOutcome:
 class Sandbox(Protocol):
     name: str
 
+    def check(self) -> None:
+        """Raise `SandboxUnavailable`, saying how to fix it, when the backend cannot run here."""
+
     def run(self, request: SandboxRequest) -> SandboxOutcome: ...
 
 

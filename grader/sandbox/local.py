@@ -124,6 +124,9 @@ def _limit_resources(max_file_mb: int) -> None:
 class LocalSandbox:
     name = "none"
 
+    def check(self) -> None:
+        """A plain child process runs everywhere."""
+
     def run(self, request: SandboxRequest) -> SandboxOutcome:
         command = runner_command(str(request.submission), str(request.inputs), str(request.output))
         max_file_mb = request.limits.max_file_mb

@@ -195,15 +195,14 @@ def _problem() -> str | None:
 class ProcessSandbox:
     name = "process"
 
-    @classmethod
-    def available(cls) -> bool:
-        """Whether bubblewrap exists and can create the namespaces this backend uses."""
-        return _problem() is None
-
-    def run(self, request: SandboxRequest) -> SandboxOutcome:
+    def check(self) -> None:
+        """Raise `SandboxUnavailable` unless bubblewrap can create this backend's namespaces."""
         problem = _problem()
         if problem:
             raise SandboxUnavailable(problem)
+
+    def run(self, request: SandboxRequest) -> SandboxOutcome:
+        self.check()
         limits = request.limits
         as_root = os.geteuid() == 0
         uid = random.randrange(3_000_000, 4_000_000) if as_root else os.getuid()
