@@ -8,7 +8,8 @@
 #                builds one locally with debootstrap where no registry is reachable)
 #   TORCH_INDEX  extra index for torch/torchvision; the CPU one keeps the image small
 #
-# Optional, git-ignored build context in .ci/docker-context/ (only the build stage sees it):
+# Optional, git-ignored build context in .ci/docker-context/, seen by the deps stage only
+# (the final image copies /opt/venv out of it, so neither file is left in a layer):
 #   wheels/      a wheelhouse: install from it alone, with no network
 #   ca.crt       the CA of a TLS-intercepting proxy, for pip
 ARG BASE_IMAGE=python:3.11-slim
