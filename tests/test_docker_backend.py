@@ -30,7 +30,7 @@ HOSTILE = SandboxLimits(wall_seconds=60, memory_mb=2000, threads=1, output_bytes
 def sandbox() -> DockerSandbox:
     sandbox = DockerSandbox()
     try:
-        sandbox.client()
+        sandbox.check()
     except SandboxUnavailable as error:
         if os.environ.get("CI"):
             pytest.fail(str(error))
@@ -208,10 +208,10 @@ def test_output_is_capped(sandbox, inputs, tmp_path):
 
 def test_missing_image_says_how_to_fix(sandbox):
     with pytest.raises(SandboxUnavailable, match=r"docker-setup\.sh"):
-        DockerSandbox("lightning-grader:no-such-tag").client()
+        DockerSandbox("lightning-grader:no-such-tag").check()
 
 
 def test_unreachable_engine_says_how_to_fix(monkeypatch, tmp_path):
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
     with pytest.raises(SandboxUnavailable, match=r"does not answer.*docker-setup\.sh"):
-        DockerSandbox().client()
+        DockerSandbox().check()

@@ -95,6 +95,10 @@ class DockerSandbox:
         self.image = image or os.environ.get("GRADER_IMAGE") or DEFAULT_IMAGE
         self._client: docker.DockerClient | None = None
 
+    def check(self) -> None:
+        """Raise `SandboxUnavailable`, saying how to fix it, unless engine and image are there."""
+        self.client()
+
     def client(self) -> docker.DockerClient:
         """A client of an engine that answers and has the image; else `SandboxUnavailable`."""
         if self._client is not None:
@@ -114,9 +118,6 @@ class DockerSandbox:
             ) from error
         self._client = client
         return client
-
-    def check(self) -> None:
-        self.client()
 
     def run(self, request: SandboxRequest) -> SandboxOutcome:
         client = self.client()
