@@ -46,7 +46,9 @@ def test_rubric(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run_grade(*args: str | Path, cwd: Path = PROJECT) -> subprocess.CompletedProcess:
     """The `grade` console script, as a user runs it."""
     command = [str(Path(sys.executable).parent / "grade"), *map(str, args)]
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=os.environ.copy(), timeout=1800)
+    return subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, env=os.environ.copy(), timeout=1800
+    )
 
 
 def read_csv(path: Path) -> dict[str, dict[str, str]]:
@@ -61,6 +63,6 @@ def read_json(path: Path) -> dict:
 @pytest.fixture(scope="session")
 def graded_samples(tmp_path_factory: pytest.TempPathFactory, test_rubric: Path) -> Path:
     out = tmp_path_factory.mktemp("grades")
-    completed = run_grade(SAMPLES, "--rubric", test_rubric, "--out", out)
+    completed = run_grade(SAMPLES, "--rubric", test_rubric, "--out", out, "--sandbox", "process")
     assert completed.returncode == 0, completed.stdout + completed.stderr
     return out

@@ -14,9 +14,19 @@ pytestmark = pytest.mark.slow
 
 CRITERIA = [c.id for c in load_rubric("m14").criteria]
 # Points per criterion, in rubric order, and the status each sample must get.
+FULL = ([10, 15, 10, 10, 5, 10, 10, 5, 5, 10, 10], "ok")
 EXPECTED = {
-    "correct_lightning": ([10, 15, 10, 10, 5, 10, 10, 5, 5, 10, 10], "ok"),
-    "correct_pytorch_lightning": ([10, 15, 10, 10, 5, 10, 10, 5, 5, 10, 10], "ok"),
+    "correct_lightning": FULL,
+    "correct_pytorch_lightning": FULL,
+    # Real hand-in forms and styles (issue 4): each is a complete solution, so full marks.
+    "cloned_repo": FULL,
+    "data_in_init": FULL,
+    "flat_784_input": FULL,
+    "hydra_src_layout": FULL,
+    "lecture_notebook": FULL,
+    "s204711_lms_download": FULL,
+    "several_models": FULL,
+    "wandb_torchmetrics": FULL,
     "no_validation_step": ([10, 15, 10, 0, 5, 10, 10, 0, 0, 0, 10], "ok"),
     "plain_nn_module": ([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "rejected"),
     "crash_in_training_step": ([10, 0, 10, 0, 0, 0, 0, 0, 0, 10, 0], "crashed"),
@@ -80,9 +90,36 @@ def test_fit_state_is_recorded(graded_samples: Path) -> None:
 
 
 def test_reference_scores_full_marks_in_self_check(test_rubric: Path, tmp_path: Path) -> None:
-    completed = run_grade(PROJECT / "reference" / "m14", "--self-check", "--rubric", test_rubric, "--out", tmp_path)
+    completed = run_grade(
+        PROJECT / "reference" / "m14", "--self-check", "--rubric", test_rubric, "--out", tmp_path
+    )
     assert completed.returncode == 0, completed.stderr
     assert "Score: 100 / 100" in completed.stdout
     result = read_json(tmp_path / "results" / "m14.json")
     assert result["score"] == result["max_score"] == 100
     assert result["accuracy"] == pytest.approx(result["reference_accuracy"])
+
+
+@pytest.mark.parametrize(
+    ("name", "note"),
+    [
+        ("hydra_src_layout", "MyAwesomeModel(cfg) with cfg from configs/config.yaml"),
+        ("wandb_torchmetrics", "wandb.init("),
+        ("data_in_init", "data/processed/train_images.pt"),
+        ("lecture_notebook", "converted"),
+        ("lecture_notebook", "was not run"),
+        ("flat_784_input", "graded with (N,784)"),
+    ],
+)
+def test_adaptations_are_told_to_the_student(graded_samples: Path, name: str, note: str) -> None:
+    result = GradeResult.model_validate(read_json(graded_samples / "results" / f"{name}.json"))
+    assert any(note in line for line in result.notes), result.notes
+    assert note in (graded_samples / "feedback" / f"{name}.md").read_text()
+
+
+def test_the_intended_class_is_graded_and_the_choice_explained(graded_samples: Path) -> None:
+    result = read_json(graded_samples / "results" / "several_models.json")
+    assert result["graded_class"] == "MyAwesomeModel"
+    message = result["criteria"][0]["message"]
+    assert "LinearBaseline" in message
+    assert "models.py" in message

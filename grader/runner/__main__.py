@@ -84,7 +84,7 @@ def run(spec: RunSpec, submission: Path, inputs: Path, output: Path, writer: Rep
     quiet_frameworks()
 
     try:
-        build, report.construct_note = constructing.model_factory(cls, spec.init_kwargs, submission)
+        build, report.construct_notes = constructing.model_factory(cls, spec.init_kwargs, submission)
     except (Exception, SystemExit) as error:
         report.construct_problem = problem_from(error, submission)
         writer.reached("found")

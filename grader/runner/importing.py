@@ -95,7 +95,7 @@ def choose_module(
     if not concrete:
         discovery.reason = "no class defined by the submission subclasses LightningModule"
         return None, discovery
-    chosen, discovery.reason = _pick(concrete, hint)
+    chosen, discovery.reason = _pick(concrete, hint, submission)
     discovery.class_name = chosen.__name__
     discovery.framework = next(name for name, base in bases.items() if issubclass(chosen, base))
     source_file = Path(inspect.getsourcefile(chosen)).resolve()
@@ -115,14 +115,33 @@ def _own_classes(modules: list[ModuleType]) -> list[type]:
     return list(seen.values())
 
 
-def _pick(concrete: list[type], hint: str | None) -> tuple[type, str]:
+def _instantiated_names(submission: Path) -> set[str]:
+    """Class names the student's own code calls, e.g. `MyAwesomeModel()` in train.py."""
+    names = set()
+    for path in submission.rglob("*.py"):
+        try:
+            tree = ast.parse(path.read_bytes())
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                func = node.func
+                names.add(func.id if isinstance(func, ast.Name) else getattr(func, "attr", ""))
+    return names
+
+
+def _pick(concrete: list[type], hint: str | None, submission: Path) -> tuple[type, str]:
     if len(concrete) == 1:
         return concrete[0], f"{concrete[0].__name__} is the only LightningModule defined"
+    names = ", ".join(c.__name__ for c in concrete)
     hinted = [c for c in concrete if hint and c.__name__ == hint]
     if hinted:
-        return hinted[0], f"{hint} is the class name the rubric asks for"
+        return hinted[0], f"of {names}, {hint} is the class name the rubric asks for"
     # A class that another candidate extends is a base, not the model that was meant.
     leaves = [c for c in concrete if not any(o is not c and issubclass(o, c) for o in concrete)]
     leaves.sort(key=lambda c: (inspect.getsourcefile(c) or "", inspect.getsourcelines(c)[1]))
-    names = ", ".join(c.__name__ for c in concrete)
-    return leaves[0], f"several LightningModules ({names}); graded the first most-derived one"
+    used = _instantiated_names(submission)
+    trained = [c for c in leaves if c.__name__ in used]
+    if trained:
+        return trained[0], f"of {names}, {trained[0].__name__} is the one your code instantiates"
+    return leaves[0], f"of {names}, {leaves[0].__name__} is the first one no other class extends"
