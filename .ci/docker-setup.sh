@@ -80,7 +80,7 @@ fi
 # What the image is made of (the Dockerfile holds the package list); its hash labels the
 # image, so that unchanged inputs skip the wheelhouse and the build.
 input_files() {
-    for file in Dockerfile .dockerignore pyproject.toml README.md; do
+    for file in Dockerfile .dockerignore .ci/docker-setup.sh pyproject.toml README.md; do
         [ ! -f "$file" ] || echo "$file"
     done
     find grader -type f -not -path '*/__pycache__/*' -not -name '*.pyc'
@@ -120,9 +120,14 @@ fi
 step "grading image $IMAGE"
 # Without the buildx plugin the client would refuse BuildKit; the classic builder suffices.
 docker buildx version >/dev/null 2>&1 || export DOCKER_BUILDKIT=0
+# The docker backend refuses an image whose runner differs from the checkout's.
+runner=$(
+    find grader/contract.py grader/runner -name '*.py' -not -path '*/__pycache__/*' \
+        | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-16
+)
 log=$(mktemp)
-docker build --build-arg BASE_IMAGE="$BASE_IMAGE" \
-    --label lightning-grader.inputs="$inputs" --tag "$IMAGE" . >"$log" 2>&1 \
+docker build --build-arg BASE_IMAGE="$BASE_IMAGE" --label lightning-grader.inputs="$inputs" \
+    --label lightning-grader.runner="$runner" --tag "$IMAGE" . >"$log" 2>&1 \
     || { tail -40 "$log" >&2; exit 1; }
 rm -f "$log"
 # Earlier builds of the image, now untagged.

@@ -17,7 +17,7 @@ from grader.contract import REPORT_FILE, RunReport, RunSpec
 from grader.host.data import make_splits
 from grader.rubric import load_rubric
 from grader.sandbox.base import SandboxLimits, SandboxOutcome, SandboxRequest
-from grader.sandbox.docker import LABEL, DockerSandbox, SandboxUnavailable
+from grader.sandbox.docker import LABEL, RUNNER_LABEL, DockerSandbox, SandboxUnavailable
 
 pytestmark = pytest.mark.docker
 
@@ -209,6 +209,20 @@ def test_output_is_capped(sandbox, inputs, tmp_path):
 def test_missing_image_says_how_to_fix(sandbox):
     with pytest.raises(SandboxUnavailable, match=r"docker-setup\.sh"):
         DockerSandbox("lightning-grader:no-such-tag").check()
+
+
+def test_image_with_another_runner_is_refused(sandbox):
+    client = sandbox.client()
+    container = client.containers.create(sandbox.image, labels={LABEL: "1"})
+    try:
+        container.commit("lightning-grader", "stale-test", changes=f"LABEL {RUNNER_LABEL}=0000")
+    finally:
+        container.remove(force=True)
+    try:
+        with pytest.raises(SandboxUnavailable, match=r"another version of the runner"):
+            DockerSandbox("lightning-grader:stale-test").check()
+    finally:
+        client.images.remove("lightning-grader:stale-test")
 
 
 def test_unreachable_engine_says_how_to_fix(monkeypatch, tmp_path):

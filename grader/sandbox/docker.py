@@ -10,6 +10,7 @@ an environment variable. The image is built by `.ci/docker-setup.sh` (see `Docke
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import socket
 import stat
@@ -25,6 +26,7 @@ from docker.models.containers import Container
 from docker.types import LogConfig, Mount, Ulimit
 from docker.utils.socket import frames_iter
 
+import grader
 from grader.sandbox.base import (
     ALLOWED_ENV,
     SANDBOX_ENV,
@@ -42,6 +44,7 @@ IMAGE_UID = 10001  # the image's own non-root user (Dockerfile)
 SCRATCH = "/tmp"
 SCRATCH_MB = 256
 LABEL = "lightning-grader.run"
+RUNNER_LABEL = "lightning-grader.runner"
 SUBMISSION, INPUTS, OUTPUT = "/submission", "/input", "/output"
 STDOUT, STDERR = 1, 2
 
@@ -51,6 +54,16 @@ def _how_to_fix(image: str) -> str:
         "run .ci/docker-setup.sh (installs and starts the engine, builds the image), "
         f"or build it with `docker build -t {image} .` in the repository"
     )
+
+
+def runner_fingerprint() -> str:
+    """The contract and runner sources, hashed as .ci/docker-setup.sh labels the image."""
+    root = Path(grader.__file__).resolve().parent.parent
+    files = [root / "grader" / "contract.py", *(root / "grader" / "runner").rglob("*.py")]
+    digest = hashlib.sha256()
+    for path in sorted(files, key=lambda p: p.relative_to(root).as_posix().encode()):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def container_env(request: SandboxRequest) -> dict[str, str]:
@@ -111,11 +124,18 @@ class DockerSandbox:
                 f"the docker engine does not answer ({error}); {_how_to_fix(self.image)}"
             ) from error
         try:
-            client.images.get(self.image)
+            image = client.images.get(self.image)
         except ImageNotFound as error:
             raise SandboxUnavailable(
                 f"the grading image {self.image} is missing; {_how_to_fix(self.image)}"
             ) from error
+        built_from = (image.labels or {}).get(RUNNER_LABEL)
+        if built_from and built_from != runner_fingerprint():
+            # Its reports would follow another contract, or another runner's rules.
+            raise SandboxUnavailable(
+                f"the grading image {self.image} holds another version of the runner than "
+                f"this checkout; {_how_to_fix(self.image)}"
+            )
         self._client = client
         return client
 
