@@ -126,7 +126,7 @@ class RunReport(Contract):
     failed_code: list[Problem] = Field(default_factory=list)
     discovery: Discovery = Field(default_factory=Discovery)
     construct_problem: Problem | None = None
-    construct_note: str | None = None
+    construct_notes: list[str] = Field(default_factory=list)
     input_layout: InputLayout | None = None
     training_step: StepProbe = Field(default_factory=StepProbe)
     validation_step: StepProbe = Field(default_factory=StepProbe)
