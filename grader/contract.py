@@ -7,6 +7,8 @@ pydantic, so the runner stays small and the host validates everything it reads.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -117,9 +119,8 @@ class FitRecord(Contract):
 
 
 class RunReport(Contract):
-    """Written by the runner to `<output>/report.json`, rewritten after every stage."""
+    """What the runner found, rewritten after every stage inside a `SignedReport`."""
 
-    nonce: str
     stage: Stage = "started"
     import_problem: Problem | None = None
     skipped_code: list[str] = Field(default_factory=list)
@@ -136,3 +137,18 @@ class RunReport(Contract):
     predict_problem: Problem | None = None
     state_dict_shapes: dict[str, list[int]] = Field(default_factory=dict)
     timings: dict[str, float] = Field(default_factory=dict)
+
+
+class SignedReport(Contract):
+    """`<output>/report.json`: the report's JSON and its HMAC, keyed with the host's nonce.
+
+    The nonce reaches the runner on stdin and is never written down, so student code must
+    dig it out of the runner's memory to forge a result; writing a file is not enough.
+    """
+
+    payload: str
+    signature: str
+
+
+def signature(payload: str, key: str) -> str:
+    return hmac.new(key.encode(), payload.encode(), hashlib.sha256).hexdigest()

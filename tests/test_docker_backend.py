@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.contract import REPORT_FILE, RunReport, RunSpec
+from grader.contract import RunSpec
 from grader.host.data import make_splits
+from grader.host.grading import read_report
 from grader.rubric import load_rubric
 from grader.sandbox.base import SandboxLimits, SandboxOutcome, SandboxRequest
 from grader.sandbox.docker import LABEL, RUNNER_LABEL, DockerSandbox, SandboxUnavailable
@@ -95,8 +96,8 @@ def test_reference_run_returns_report_with_nonce(sandbox, inputs, tmp_path):
     assert outcome.exit_code == 0, outcome.stderr
     assert not outcome.timed_out and not outcome.out_of_memory
     assert outcome.peak_memory_mb and 100 < outcome.peak_memory_mb < 3000
-    report = RunReport.model_validate_json((output / REPORT_FILE).read_text())
-    assert report.nonce == nonce
+    report = read_report(output, nonce)
+    assert report is not None, "the report must carry the HMAC of the nonce"
     assert report.stage == "done"
     assert report.discovery.class_name == "MyAwesomeModel"
     assert report.fit.completed
@@ -158,8 +159,8 @@ def test_container_is_isolated(sandbox, inputs, tmp_path):
     assert facts["write_root"] == facts["write_submission"] == facts["write_input"] == "OSError"
     assert facts["write_scratch"] == "done"
     assert not (tmp_path / "submission" / "x").exists()
-    report = RunReport.model_validate_json((output / REPORT_FILE).read_text())
-    assert report.nonce == nonce
+    report = read_report(output, nonce)
+    assert report is not None, "the report must carry the HMAC of the nonce"
     assert report.construct_problem is not None
 
 
@@ -186,7 +187,7 @@ def test_wall_clock_is_timed_out(sandbox, inputs, tmp_path):
     assert outcome.timed_out
     assert not outcome.out_of_memory
     assert 15 <= outcome.wall_seconds < 30
-    report = RunReport.model_validate_json((tmp_path / "out" / REPORT_FILE).read_text())
+    report = read_report(tmp_path / "out", "nonce-7")
     assert report.stage == "found"
 
 

@@ -15,8 +15,9 @@ import psutil
 import pytest
 
 import grader
-from grader.contract import REPORT_FILE, RunReport, RunSpec
+from grader.contract import REPORT_FILE, RunSpec
 from grader.host.data import make_splits
+from grader.host.grading import read_report
 from grader.rubric import load_rubric
 from grader.sandbox import process
 from grader.sandbox.base import SandboxLimits, SandboxOutcome, SandboxRequest, SandboxUnavailable
@@ -82,8 +83,8 @@ def test_reference_run_reports_with_nonce(sandbox, inputs, tmp_path):
     assert outcome.backend == "process"
     assert outcome.exit_code == 0, outcome.stderr
     assert not outcome.timed_out and not outcome.out_of_memory
-    report = RunReport.model_validate_json((output / REPORT_FILE).read_text())
-    assert report.nonce == "nonce-42"
+    report = read_report(output, "nonce-42")
+    assert report is not None, "the report must carry the HMAC of the nonce"
     assert report.stage == "done"
     assert report.fit.completed
     assert report.fit.checkpoint.best_model_path

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.contract import REPORT_FILE, FitRecord, RunReport, StepProbe
+from grader.contract import REPORT_FILE, FitRecord, RunReport, SignedReport, StepProbe, signature
 from grader.host.grading import read_report
 from grader.host.scoring import Evidence, score
 from grader.host.static_checks import SourceFacts
@@ -24,7 +24,7 @@ def points(results, criterion: str) -> float:
 
 @pytest.mark.parametrize(("accuracy", "expected"), [(0.9, 10), (0.81, 10), (0.63, 5), (0.45, 0), (0.1, 0)])
 def test_accuracy_gets_partial_credit_between_thresholds(accuracy: float, expected: float) -> None:
-    report = RunReport(nonce="n", stage="done", fit=FitRecord(completed=True, seconds=1.0))
+    report = RunReport(stage="done", fit=FitRecord(completed=True, seconds=1.0))
     results = score(load_rubric("m14"), evidence(report, accuracy))
     assert points(results, "accuracy-vs-reference") == pytest.approx(expected)
 
@@ -32,23 +32,24 @@ def test_accuracy_gets_partial_credit_between_thresholds(accuracy: float, expect
 def test_loss_must_fall_from_the_first_to_the_last_steps() -> None:
     rubric = load_rubric("m14")
     falling = RunReport(
-        nonce="n", stage="done", fit=FitRecord(completed=True, seconds=1.0, train_losses=[2.3] * 5 + [0.4] * 5)
+        stage="done",
+        fit=FitRecord(completed=True, seconds=1.0, train_losses=[2.3] * 5 + [0.4] * 5),
     )
-    flat = RunReport(nonce="n", stage="done", fit=FitRecord(completed=True, seconds=1.0, train_losses=[2.3] * 10))
+    flat = RunReport(stage="done", fit=FitRecord(completed=True, seconds=1.0, train_losses=[2.3] * 10))
     assert points(score(rubric, evidence(falling)), "loss-decreases") == 10
     assert points(score(rubric, evidence(flat)), "loss-decreases") == 0
 
 
 def test_detached_loss_gets_half_credit_with_a_reason() -> None:
     probe = StepProbe(defined=True, ok=True, returned="tensor", loss_is_scalar=True, loss_requires_grad=False)
-    report = RunReport(nonce="n", stage="probed", training_step=probe)
+    report = RunReport(stage="probed", training_step=probe)
     result = next(r for r in score(load_rubric("m14"), evidence(report)) if r.id == "training-step")
     assert result.points == 7.5
     assert ".item()" in result.message
 
 
 def test_unreached_stages_are_not_judged_and_say_why() -> None:
-    report = RunReport(nonce="n", stage="probed")
+    report = RunReport(stage="probed")
     results = score(load_rubric("m14"), evidence(report, stop="grading stopped at the time limit"))
     fit = next(r for r in results if r.id == "fit-completes")
     assert fit.points == 0
@@ -59,24 +60,30 @@ def write_report(folder: Path, text: str) -> None:
     (folder / REPORT_FILE).write_text(text)
 
 
-def test_report_with_the_right_nonce_is_read(tmp_path: Path) -> None:
-    write_report(tmp_path, RunReport(nonce="secret", stage="done").model_dump_json())
+def signed(report: RunReport, key: str) -> str:
+    payload = report.model_dump_json()
+    return SignedReport(payload=payload, signature=signature(payload, key)).model_dump_json()
+
+
+def test_report_signed_with_the_nonce_is_read(tmp_path: Path) -> None:
+    write_report(tmp_path, signed(RunReport(stage="done"), "secret"))
     assert read_report(tmp_path, "secret").stage == "done"
 
 
 @pytest.mark.parametrize(
     "forge",
     [
-        lambda d: write_report(d, RunReport(nonce="guess", stage="done").model_dump_json()),
-        lambda d: write_report(d, '{"nonce": "secret", "stage": "done", "score": 100}'),
+        lambda d: write_report(d, signed(RunReport(stage="done"), "guess")),
+        lambda d: write_report(d, signed(RunReport(stage="done"), "secret").replace("done", "fitted")),
+        lambda d: write_report(d, RunReport(stage="done").model_dump_json()),
         lambda d: write_report(d, "not json"),
         lambda d: write_report(d, " " * 3_000_000),
         lambda d: (
-            (d / "elsewhere.json").write_text(RunReport(nonce="secret").model_dump_json())
+            (d / "elsewhere.json").write_text(signed(RunReport(), "secret"))
             or os.symlink(d / "elsewhere.json", d / REPORT_FILE)
         ),
     ],
-    ids=["wrong-nonce", "extra-field", "not-json", "oversized", "symlink"],
+    ids=["wrong-key", "edited-payload", "unsigned", "not-json", "oversized", "symlink"],
 )
 def test_untrusted_report_is_refused(tmp_path: Path, forge) -> None:
     forge(tmp_path)

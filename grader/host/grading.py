@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import secrets
 import shutil
 import time
@@ -11,7 +12,16 @@ from pathlib import Path
 import numpy as np
 from pydantic import ValidationError
 
-from grader.contract import MAX_REPORT_BYTES, REPORT_FILE, SPEC_FILE, Problem, RunReport, RunSpec
+from grader.contract import (
+    MAX_REPORT_BYTES,
+    REPORT_FILE,
+    SPEC_FILE,
+    Problem,
+    RunReport,
+    RunSpec,
+    SignedReport,
+    signature,
+)
 from grader.host.checkpoint import inspect_checkpoint
 from grader.host.data import Splits
 from grader.host.discovery import Submission
@@ -72,10 +82,12 @@ def read_report(output: Path, nonce: str) -> RunReport | None:
     if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_REPORT_BYTES:
         return None
     try:
-        report = RunReport.model_validate_json(path.read_bytes())
+        signed = SignedReport.model_validate_json(path.read_bytes())
+        if not hmac.compare_digest(signed.signature, signature(signed.payload, nonce)):
+            return None
+        return RunReport.model_validate_json(signed.payload)
     except ValidationError:
         return None
-    return report if secrets.compare_digest(report.nonce, nonce) else None
 
 
 def accuracy(report: RunReport | None, labels: np.ndarray) -> float | None:

@@ -1,7 +1,8 @@
 """Entry point inside the sandbox: `python -m grader.runner --submission S --input I --output O`.
 
-The host's nonce arrives on stdin and is read before any student code is imported, so a
-result file that student code forges without it is rejected by the host.
+The host's nonce arrives on stdin, is read before any student code is imported and only
+ever used as the key of the report's HMAC, so a result file forged by student code is
+rejected by the host.
 """
 
 from __future__ import annotations
@@ -16,22 +17,25 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from grader.contract import REPORT_FILE, SPEC_FILE, RunReport, RunSpec, Stage
+from grader.contract import REPORT_FILE, SPEC_FILE, RunReport, RunSpec, SignedReport, Stage, signature
 
 
 class ReportWriter:
-    """Rewrites the report atomically after every stage, so a kill loses only the current one."""
+    """Rewrites the signed report atomically after every stage, so a kill loses only that stage."""
 
-    def __init__(self, path: Path, report: RunReport) -> None:
+    def __init__(self, path: Path, report: RunReport, key: str) -> None:
         self.path = path
         self.report = report
+        self._key = key
         self.started = time.perf_counter()
 
     def reached(self, stage: Stage) -> None:
         self.report.stage = stage
         self.report.timings[stage] = round(time.perf_counter() - self.started, 3)
+        payload = self.report.model_dump_json()
+        signed = SignedReport(payload=payload, signature=signature(payload, self._key))
         partial = self.path.with_suffix(".partial")
-        partial.write_text(self.report.model_dump_json(), encoding="utf-8")
+        partial.write_text(signed.model_dump_json(), encoding="utf-8")
         os.replace(partial, self.path)
 
 
@@ -131,9 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--input", type=Path, required=True)
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(argv)
-    nonce = sys.stdin.readline().strip()
+    key = sys.stdin.readline().strip()
     spec = RunSpec.model_validate_json((args.input / SPEC_FILE).read_text(encoding="utf-8"))
-    writer = ReportWriter(args.output / REPORT_FILE, RunReport(nonce=nonce))
+    writer = ReportWriter(args.output / REPORT_FILE, RunReport(), key)
+    del key
     writer.reached("started")
     os.chdir(args.output)
     run(spec, args.submission.resolve(), args.input.resolve(), args.output.resolve(), writer)
