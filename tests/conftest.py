@@ -60,9 +60,13 @@ def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-@pytest.fixture(scope="session")
-def graded_samples(tmp_path_factory: pytest.TempPathFactory, test_rubric: Path) -> Path:
-    out = tmp_path_factory.mktemp("grades")
-    completed = run_grade(SAMPLES, "--rubric", test_rubric, "--out", out, "--sandbox", "process")
+def grade_samples(out: Path, rubric: Path, sandbox: str) -> Path:
+    completed = run_grade(SAMPLES, "--rubric", rubric, "--out", out, "--sandbox", sandbox)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     return out
+
+
+@pytest.fixture(scope="session")
+def graded_samples(tmp_path_factory: pytest.TempPathFactory, test_rubric: Path) -> Path:
+    """The samples graded in the process sandbox, the one every machine here has."""
+    return grade_samples(tmp_path_factory.mktemp("grades"), test_rubric, "process")

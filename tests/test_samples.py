@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from grader.host.results import GradeResult
 from grader.rubric import load_rubric
-from tests.conftest import PROJECT, read_csv, read_json, run_grade
+from grader.sandbox import SandboxUnavailable, open_sandbox
+from tests.conftest import PROJECT, grade_samples, read_csv, read_json, run_grade
 
 pytestmark = pytest.mark.slow
 
@@ -123,3 +125,19 @@ def test_the_intended_class_is_graded_and_the_choice_explained(graded_samples: P
     message = result["criteria"][0]["message"]
     assert "LinearBaseline" in message
     assert "models.py" in message
+
+
+@pytest.mark.docker
+def test_docker_backend_gives_the_same_grades(
+    graded_samples: Path, test_rubric: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    try:
+        open_sandbox("docker")
+    except SandboxUnavailable as error:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(error))
+    in_docker = grade_samples(tmp_path_factory.mktemp("grades-docker"), test_rubric, "docker")
+    process_rows, docker_rows = read_csv(graded_samples / "grades.csv"), read_csv(in_docker / "grades.csv")
+    assert docker_rows == process_rows
+    assert read_json(in_docker / "results" / "correct_lightning.json")["backend"] == "docker"
