@@ -1,15 +1,56 @@
-"""Grade many submissions one after another; one bad submission never stops the batch."""
+"""Grade many submissions one after another; one bad submission never stops the batch.
+
+Each result is written as soon as it exists, and a re-run grades only submissions whose
+fingerprint changed, so an interrupted batch loses nothing and resumes where it stopped.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+
+from pydantic import ValidationError
 
 from grader.host import reports
 from grader.host.discovery import Submission
 from grader.host.grading import GradingContext, grade, rejected
 from grader.host.results import GradeResult
+from grader.host.staging import source_fingerprint
+
+
+def grader_version() -> str:
+    try:
+        return version("lightning-grader")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def fingerprint(submission: Submission, context: GradingContext) -> str:
+    digest = hashlib.sha256()
+    for part in (
+        source_fingerprint(submission.path),
+        context.rubric.model_dump_json(),
+        context.splits.fingerprint,
+        repr(context.reference_accuracy),
+        grader_version(),
+    ):
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()[:24]
+
+
+def previous_results(out: Path) -> dict[str, GradeResult]:
+    """Results of an earlier run into the same folder; unreadable ones are regraded."""
+    found = {}
+    for path in sorted((out / "results").glob("*.json")):
+        try:
+            result = GradeResult.model_validate_json(path.read_bytes())
+        except (ValidationError, OSError):
+            continue
+        found[result.submission] = result
+    return found
 
 
 def grade_one_safely(submission: Submission, context: GradingContext) -> GradeResult:
@@ -25,15 +66,21 @@ def grade_batch(
     submissions: list[Submission],
     context: GradingContext,
     out: Path,
-    on_graded: Callable[[GradeResult], None] = lambda result: None,
+    on_graded: Callable[[GradeResult, bool], None] = lambda result, kept: None,
+    force: bool = False,
 ) -> list[GradeResult]:
-    """Results are written as each submission finishes, so an interrupted batch keeps them."""
+    """Grade each submission, or keep its earlier result when nothing changed (`kept`)."""
+    earlier = {} if force else previous_results(out)
     results: list[GradeResult] = []
     for submission in submissions:
-        result = grade_one_safely(submission, context)
+        key = fingerprint(submission, context)
+        result = earlier.get(submission.name)
+        kept = result is not None and result.fingerprint == key
+        if not kept:
+            result = grade_one_safely(submission, context).model_copy(update={"fingerprint": key})
+            reports.write_result(result, out)
+            reports.write_feedback(result, context.rubric, out)
         results.append(result)
-        reports.write_result(result, out)
-        reports.write_feedback(result, context.rubric, out)
         reports.write_csv(results, context.rubric, out)
-        on_graded(result)
+        on_graded(result, kept)
     return results

@@ -81,6 +81,9 @@ def grade(
         bool,
         typer.Option("--offline", envvar="GRADER_OFFLINE", help="Never try to download MNIST."),
     ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Regrade every submission, also the unchanged ones.")
+    ] = False,
     print_schema: Annotated[
         bool, typer.Option("--rubric-schema", help="Print the rubric JSON Schema and exit.")
     ] = False,
@@ -127,14 +130,15 @@ def grade(
         with progress:
             task = progress.add_task("Grading", total=len(submissions))
 
-            def advance(result: GradeResult) -> None:
+            def advance(result: GradeResult, kept: bool) -> None:
+                again = " — unchanged, earlier result kept" if kept else ""
                 progress.console.print(
-                    f"{result.submission}: {result.score:g}/{result.max_score:g} ({result.status})",
+                    f"{result.submission}: {result.score:g}/{result.max_score:g} ({result.status}){again}",
                     highlight=False,
                 )
                 progress.advance(task)
 
-            results = grade_batch(submissions, context, out, on_graded=advance)
+            results = grade_batch(submissions, context, out, on_graded=advance, force=force or self_check)
 
     if self_check:
         console.print(Markdown(reports.feedback_markdown(results[0], loaded)))

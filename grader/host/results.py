@@ -59,3 +59,6 @@ class GradeResult(BaseModel):
     fit: FitRecord | None = None
     stdout: str = ""
     stderr: str = ""
+    fingerprint: str = Field(
+        default="", description="Submission, rubric, data and grader; unchanged means skip."
+    )

@@ -5,11 +5,14 @@ The sandbox sees only this copy: never the original folder, never another studen
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
 import stat
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -143,25 +146,46 @@ def _convert_notebooks(folder: Path, staged: Staged) -> None:
         notebook.unlink()
 
 
-def _is_skipped(relative: Path, source: Path) -> bool:
-    folders = relative.parts[:-1]
-    if SKIPPED_DIRS.intersection(folders):
-        return True
-    # A virtual environment under any name.
-    return any((source.joinpath(*folders[: i + 1]) / "pyvenv.cfg").exists() for i in range(len(folders)))
+def source_files(source: Path) -> Iterator[tuple[Path, Path]]:
+    """(path, relative path) of the files graded from a project folder, in a stable order.
+
+    Tooling and environment folders are pruned without being walked: a `.venv` can be huge.
+    """
+    for folder, subfolders, files in os.walk(source):
+        here = Path(folder)
+        subfolders[:] = sorted(
+            name
+            for name in subfolders
+            if name not in SKIPPED_DIRS
+            and not (here / name / "pyvenv.cfg").exists()
+            and not (here / name).is_symlink()
+        )
+        in_data_dir = bool(DATA_DIRS.intersection(here.relative_to(source).parts))
+        for name in sorted(files):
+            path = here / name
+            if path.is_symlink() or path.suffix not in SOURCE_SUFFIXES:
+                continue
+            if in_data_dir and path.suffix != ".py":
+                continue
+            yield path, path.relative_to(source)
+
+
+def source_fingerprint(source: Path) -> str:
+    """Changes whenever what would be graded changes; used to skip unchanged submissions."""
+    digest = hashlib.sha256()
+    if source.is_dir():
+        for path, relative in source_files(source):
+            digest.update(relative.as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+    else:
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:24]
 
 
 def _copy_tree(source: Path, destination: Path, staged: Staged) -> None:
     copied = 0
     too_large = []
-    for path in sorted(source.rglob("*")):
-        relative = path.relative_to(source)
-        if path.is_symlink() or not path.is_file() or _is_skipped(relative, source):
-            continue
-        if path.suffix not in SOURCE_SUFFIXES:
-            continue
-        if path.suffix != ".py" and DATA_DIRS.intersection(relative.parts[:-1]):
-            continue
+    for path, relative in source_files(source):
         if path.stat().st_size > MAX_FILE_BYTES:
             too_large.append(relative.as_posix())
             continue
