@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -43,11 +42,9 @@ def test_thirty_submissions_in_one_call_then_only_changes_are_regraded(
     assert {row["status"] for row in rows.values()} >= {"ok", "crashed", "rejected"}
     assert len(list((out / "feedback").glob("*.md"))) == 30
 
-    started = time.perf_counter()
     again = run_grade(class_folder, "--rubric", test_rubric, "--out", out, "--sandbox", "process")
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("unchanged, earlier result kept") == 30
-    assert time.perf_counter() - started < 60
     assert read_csv(out / "grades.csv") == rows
 
     (class_folder / "student_00.py").write_text((SAMPLES / "correct_lightning.py").read_text())
