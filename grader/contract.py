@@ -70,6 +70,13 @@ class Discovery(Contract):
     reason: str = ""
 
 
+class HookSource(Contract):
+    """A hook as read from the class's source, for when it cannot be called."""
+
+    defined: bool = False
+    logged: list[str] = Field(default_factory=list)
+
+
 class StepProbe(Contract):
     """One direct call of a step hook on a real batch, outside the Trainer."""
 
@@ -126,6 +133,7 @@ class RunReport(Contract):
     skipped_code: list[str] = Field(default_factory=list)
     failed_code: list[Problem] = Field(default_factory=list)
     discovery: Discovery = Field(default_factory=Discovery)
+    hook_sources: dict[str, HookSource] = Field(default_factory=dict)
     construct_problem: Problem | None = None
     construct_notes: list[str] = Field(default_factory=list)
     input_layout: InputLayout | None = None

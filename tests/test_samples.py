@@ -34,6 +34,8 @@ EXPECTED = {
     "crash_in_training_step": ([10, 0, 10, 0, 0, 0, 0, 0, 0, 10, 0], "crashed"),
     "syntax_error": ([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "crashed"),
     "never_finishes": ([10, 15, 10, 10, 5, 0, 0, 0, 0, 10, 0], "timeout"),
+    # The model cannot be built: its hooks are judged from source, for half the points.
+    "needs_constructor_args": ([10, 7.5, 5, 5, 2.5, 0, 0, 0, 0, 10, 0], "crashed"),
 }
 
 
@@ -77,6 +79,9 @@ def test_messages_name_what_to_fix(graded_samples: Path) -> None:
     assert "syntax_error.py:11" in message("syntax_error", "training-step")
     assert "crash_in_training_step.py:15" in message("crash_in_training_step", "training-step")
     assert "time limit" in message("never_finishes", "fit-completes")
+    status_reason = read_json(graded_samples / "results" / "needs_constructor_args.json")["status_reason"]
+    assert "give the arguments default values" in status_reason
+    assert "Judged from your source only" in message("needs_constructor_args", "validation-step")
 
 
 def test_fit_state_is_recorded(graded_samples: Path) -> None:

@@ -49,6 +49,17 @@ class Verdict:
 
 Check = Callable[[Criterion, Evidence], Verdict]
 CHECKS: dict[str, tuple[Stage | None, Check]] = {}
+# Checks from the class's source, for when its hooks could not be called; half the credit.
+FROM_SOURCE: dict[str, Check] = {}
+SOURCE_ONLY_CREDIT = 0.5
+
+
+def from_source(kind: str) -> Callable[[Check], Check]:
+    def register(function: Check) -> Check:
+        FROM_SOURCE[kind] = function
+        return function
+
+    return register
 
 
 def check(kind: str, needs: Stage | None) -> Callable[[Check], Check]:
@@ -66,7 +77,16 @@ def score(rubric: Rubric, evidence: Evidence) -> list[CriterionResult]:
     for criterion in rubric.criteria:
         needs, function = CHECKS[criterion.kind]
         blocker = evidence.blocker(needs)
-        verdict = Verdict(0.0, f"Not judged: {blocker}.") if blocker else function(criterion, evidence)
+        if not blocker:
+            verdict = function(criterion, evidence)
+        elif criterion.kind in FROM_SOURCE and evidence.report and evidence.report.hook_sources:
+            verdict = FROM_SOURCE[criterion.kind](criterion, evidence)
+            verdict = Verdict(
+                verdict.fraction * SOURCE_ONLY_CREDIT,
+                f"Judged from your source only, because {blocker}: {verdict.message}",
+            )
+        else:
+            verdict = Verdict(0.0, f"Not judged: {blocker}.")
         fraction = min(max(verdict.fraction, 0.0), 1.0)
         results.append(
             CriterionResult(
@@ -284,3 +304,36 @@ def _accuracy(criterion: Criterion, evidence: Evidence) -> Verdict:
         f"Held-out accuracy {evidence.accuracy:.1%}, the reference reaches {evidence.reference_accuracy:.1%} "
         f"under the same budget (ratio {ratio:.2f}; full points from {criterion.full_credit_ratio:.2f}).",
     )
+
+
+def _hook_from_source(evidence: Evidence, hook: str, wanted_log: str | None) -> Verdict:
+    source = evidence.report.hook_sources.get(hook)
+    if not source or not source.defined:
+        return Verdict(0.0, f"`{hook}` is not defined.")
+    if wanted_log and wanted_log not in source.logged:
+        return Verdict(0.5, f"`{hook}` is defined but does not log `{wanted_log}`.")
+    logs = f" and logs `{wanted_log}`" if wanted_log else ""
+    return Verdict(1.0, f"`{hook}` is defined{logs}.")
+
+
+@from_source("training-step")
+def _training_step_source(criterion: Criterion, evidence: Evidence) -> Verdict:
+    return _hook_from_source(evidence, "training_step", None)
+
+
+@from_source("validation-step")
+def _validation_step_source(criterion: Criterion, evidence: Evidence) -> Verdict:
+    return _hook_from_source(evidence, "validation_step", evidence.monitor)
+
+
+@from_source("configure-optimizers")
+def _configure_optimizers_source(criterion: Criterion, evidence: Evidence) -> Verdict:
+    return _hook_from_source(evidence, "configure_optimizers", None)
+
+
+@from_source("logs-train-loss")
+def _logs_train_loss_source(criterion: Criterion, evidence: Evidence) -> Verdict:
+    source = evidence.report.hook_sources.get("training_step")
+    if source and "train_loss" in source.logged:
+        return Verdict(1.0, "`training_step` logs `train_loss`.")
+    return Verdict(0.0, "`training_step` does not log `train_loss`.")

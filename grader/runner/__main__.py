@@ -86,6 +86,7 @@ def run(spec: RunSpec, submission: Path, inputs: Path, output: Path, writer: Rep
         return
     pl = importlib.import_module(report.discovery.framework)
     quiet_frameworks()
+    report.hook_sources = importing.hook_sources(cls, pl.LightningModule)
 
     try:
         build, report.construct_notes = constructing.model_factory(cls, spec.init_kwargs, submission)

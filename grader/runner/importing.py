@@ -7,10 +7,11 @@ import importlib
 import importlib.util
 import inspect
 import sys
+import textwrap
 from pathlib import Path
 from types import ModuleType
 
-from grader.contract import Discovery, Framework
+from grader.contract import Discovery, Framework, HookSource
 from grader.runner.safe_import import ImportLog, SafeLoader
 
 FRAMEWORKS: tuple[Framework, ...] = ("lightning.pytorch", "pytorch_lightning")
@@ -145,3 +146,34 @@ def _pick(concrete: list[type], hint: str | None, submission: Path) -> tuple[typ
     if trained:
         return trained[0], f"of {names}, {trained[0].__name__} is the one your code instantiates"
     return leaves[0], f"of {names}, {leaves[0].__name__} is the first one no other class extends"
+
+
+HOOKS = ("training_step", "validation_step", "configure_optimizers")
+
+
+def _logged_names(function: object) -> list[str]:
+    """Names passed to `self.log(...)` or as keys of `self.log_dict({...})`."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    except (OSError, TypeError, SyntaxError):
+        return []
+    names = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args):
+            continue
+        first = node.args[0]
+        if node.func.attr == "log" and isinstance(first, ast.Constant):
+            names.append(str(first.value))
+        elif node.func.attr == "log_dict" and isinstance(first, ast.Dict):
+            names += [str(k.value) for k in first.keys if isinstance(k, ast.Constant)]
+    return sorted(set(names))
+
+
+def hook_sources(cls: type, base: type) -> dict[str, HookSource]:
+    """What the class's hooks look like in source, judged without running them."""
+    found = {}
+    for hook in HOOKS:
+        function = getattr(cls, hook, None)
+        defined = function is not None and function is not getattr(base, hook, None)
+        found[hook] = HookSource(defined=defined, logged=_logged_names(function) if defined else [])
+    return found
