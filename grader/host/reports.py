@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -60,6 +61,10 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _longest_backtick_run(text: str) -> int:
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)
+
+
 def feedback_markdown(result: GradeResult, rubric: Rubric) -> str:
     lines = [
         f"# {rubric.title}: feedback for `{result.submission}`",
@@ -93,12 +98,13 @@ def feedback_markdown(result: GradeResult, rubric: Rubric) -> str:
     for title, text in (("standard output", result.stdout), ("standard error", result.stderr)):
         if text.strip():
             shown = text if len(text) <= MAX_OUTPUT_IN_FEEDBACK else "…" + text[-MAX_OUTPUT_IN_FEEDBACK:]
+            fence = "`" * max(3, _longest_backtick_run(shown) + 1)  # student text cannot close it
             lines += [
                 "",
                 f"## Your program's {title} (last part)",
                 "",
-                "```text",
+                f"{fence}text",
                 shown.rstrip("\n"),
-                "```",
+                fence,
             ]
     return "\n".join(lines) + "\n"
