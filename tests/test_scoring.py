@@ -11,11 +11,16 @@ from grader.contract import REPORT_FILE, FitRecord, RunReport, SignedReport, Ste
 from grader.host.grading import read_report
 from grader.host.scoring import Evidence, score
 from grader.host.static_checks import SourceFacts
-from grader.rubric import load_rubric
+from grader.rubric import Rubric, load_rubric
 
 
-def evidence(report: RunReport | None, accuracy: float | None = None, stop: str | None = None) -> Evidence:
-    return Evidence(report, stop, SourceFacts(), None, accuracy, 0.9, "val_loss", 64)
+def evidence(
+    report: RunReport | None,
+    accuracy: float | None = None,
+    stop: str | None = None,
+    rubric: Rubric | None = None,
+) -> Evidence:
+    return Evidence(report, stop, SourceFacts(), None, accuracy, 0.9, rubric or load_rubric("m14"))
 
 
 def points(results, criterion: str) -> float:
@@ -88,3 +93,16 @@ def test_report_signed_with_the_nonce_is_read(tmp_path: Path) -> None:
 def test_untrusted_report_is_refused(tmp_path: Path, forge) -> None:
     forge(tmp_path)
     assert read_report(tmp_path, "secret") is None
+
+
+def test_rubric_decides_what_an_adapted_input_shape_costs() -> None:
+    probe = StepProbe(defined=True, ok=True, returned="tensor", loss_is_scalar=True, loss_requires_grad=True)
+    report = RunReport(stage="probed", training_step=probe, input_layout="N,784")
+    rubric = load_rubric("m14")
+    assert points(score(rubric, evidence(report)), "training-step") == 15
+    strict = rubric.model_copy(
+        update={"model": rubric.model.model_copy(update={"adapted_layout_credit": 0.6})}
+    )
+    result = next(r for r in score(strict, evidence(report, rubric=strict)) if r.id == "training-step")
+    assert result.points == 9
+    assert "60%" in result.message

@@ -215,8 +215,7 @@ def grade(submission: Submission, context: GradingContext) -> GradeResult:
         else None,
         accuracy=accuracy(report, context.splits.test.labels),
         reference_accuracy=context.reference_accuracy,
-        monitor=rubric.fit.monitor,
-        batch_size=rubric.data.batch_size,
+        rubric=rubric,
     )
     criteria = score(rubric, evidence)
     notes = list(staged.notes) + (import_notes(report) if report else [])

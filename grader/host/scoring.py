@@ -26,8 +26,11 @@ class Evidence:
     checkpoint: CheckpointFacts | None
     accuracy: float | None
     reference_accuracy: float | None
-    monitor: str
-    batch_size: int
+    rubric: Rubric
+
+    @property
+    def monitor(self) -> str:
+        return self.rubric.fit.monitor
 
     def blocker(self, needs: Stage | None) -> str | None:
         """Why evidence from stage `needs` is missing, or None when a check can judge."""
@@ -151,10 +154,15 @@ def _training_step(criterion: Criterion, evidence: Evidence) -> Verdict:
             "`.detach()` or `torch.no_grad()` on it.",
         )
     value = f" ({probe.loss_value:.3f})" if probe.loss_value is not None else ""
+    model = evidence.rubric.model
+    adapted = evidence.report.input_layout != model.input_layouts[0]
+    cost = ""
+    if adapted and model.adapted_layout_credit < 1:
+        cost = f"; the rubric keeps {model.adapted_layout_credit:.0%} of these points for other shapes than ({model.input_layouts[0]})"
     return Verdict(
-        1.0,
+        model.adapted_layout_credit if adapted else 1.0,
         f"`training_step` returned a scalar loss with a gradient{value} for a batch of "
-        f"{evidence.batch_size} digits shaped ({evidence.report.input_layout}).",
+        f"{evidence.rubric.data.batch_size} digits shaped ({evidence.report.input_layout}){cost}.",
     )
 
 

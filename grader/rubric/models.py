@@ -26,6 +26,12 @@ class ModelSettings(RubricPart):
         min_length=1,
         description="Image shapes offered to the model, in order; the first is the contract.",
     )
+    adapted_layout_credit: float = Field(
+        default=1.0,
+        ge=0,
+        le=1,
+        description="Share of the training-step points kept when the model needed another shape.",
+    )
 
 
 class DataBudget(RubricPart):

@@ -1,0 +1,46 @@
+"""What the format writers share: where per-submission files go, and reading results back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from grader.host.results import GradeResult
+
+
+def file_stem(submission: str) -> str:
+    """The submission name as a file name; a name that could leave its folder is refused."""
+    if submission in ("", ".", "..") or "/" in submission or "\\" in submission:
+        raise ValueError(f"submission name {submission!r} is not a plain file name")
+    return submission
+
+
+def targets(
+    results: list[GradeResult], out: Path, single: str, folder: str
+) -> list[tuple[GradeResult, Path]]:
+    """Where each result's file goes, without its suffix: `out/<single>` for one result
+    (the platforms grade one submission at a time), `out/<folder>/<submission>` for a batch."""
+    if len(results) == 1:
+        return [(results[0], out / single)]
+    return [(r, out / folder / file_stem(r.submission)) for r in results]
+
+
+def with_suffix(stem: Path, suffix: str) -> Path:
+    # Path.with_suffix would cut a submission name such as `alice.v2`.
+    return stem.parent / (stem.name + suffix)
+
+
+def write_json(path: Path, data: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def load_results(out: Path) -> list[GradeResult]:
+    """The results a `grade` run wrote into `out/results/`, by submission name."""
+    paths = sorted((out / "results").glob("*.json"))
+    return [GradeResult.model_validate_json(p.read_text(encoding="utf-8")) for p in paths]
+
+
+def number(value: float) -> str:
+    """Points as the gradebook CSV writes them."""
+    return f"{value:g}"

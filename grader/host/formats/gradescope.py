@@ -1,0 +1,54 @@
+"""Gradescope: `results.json` as its autograder specification describes it.
+
+Gradescope runs one submission per container and reads `/autograder/results/results.json`,
+so one result is written as `results.json`; a batch gets `gradescope/<submission>.json`.
+Hidden criteria are tests with `visibility: after_published`: students see them, with their
+points and message, only once the instructor publishes the grades.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from grader.host.formats.common import number, targets, with_suffix, write_json
+from grader.host.results import STATUS_MEANING, CriterionResult, GradeResult
+from grader.rubric.models import Rubric
+
+
+def _test(criterion: CriterionResult) -> dict:
+    output = criterion.message
+    if not criterion.passed and criterion.hint:
+        output += f"\n\nFix: {criterion.hint}"
+    return {
+        "name": criterion.id,
+        "score": criterion.points,
+        "max_score": criterion.max_points,
+        "status": "passed" if criterion.passed else "failed",
+        "output": output,
+        "visibility": "after_published" if criterion.hidden else "visible",
+    }
+
+
+def _output(result: GradeResult, rubric: Rubric) -> str:
+    lines = [
+        f"{rubric.title}: {number(result.score)} / {number(result.max_score)}",
+        f"Status {result.status}: {STATUS_MEANING[result.status]}.",
+    ]
+    if result.status_reason:
+        lines.append(result.status_reason)
+    lines += [f"Note: {note}" for note in result.notes]
+    return "\n".join(lines)
+
+
+def gradescope_results(result: GradeResult, rubric: Rubric) -> dict:
+    return {
+        "score": result.score,
+        "execution_time": round(result.timings.total_seconds),
+        "output": _output(result, rubric),
+        "tests": [_test(c) for c in result.criteria],
+    }
+
+
+def write_gradescope(results: list[GradeResult], rubric: Rubric, out: Path) -> None:
+    for result, stem in targets(results, out, "results", "gradescope"):
+        write_json(with_suffix(stem, ".json"), gradescope_results(result, rubric))
