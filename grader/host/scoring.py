@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import fmean
 
-from grader.contract import RUNNER_STAGES, RunReport, Stage
+from grader.contract import RUNNER_STAGES, Problem, RunReport, Stage
 from grader.host.checkpoint import CheckpointFacts
 from grader.host.results import CriterionResult
 from grader.host.static_checks import SourceFacts
@@ -109,6 +109,10 @@ def _where(location: str | None) -> str:
     return f" at {location}" if location else ""
 
 
+def _raised(what: str, problem: Problem) -> Verdict:
+    return Verdict(0.0, f"`{what}` raised `{problem.message}`{_where(problem.location)}.")
+
+
 def _never_logged(evidence: Evidence) -> str:
     return (
         f'`{evidence.monitor}` is never logged: add `self.log("{evidence.monitor}", loss)` '
@@ -141,10 +145,7 @@ def _training_step(criterion: Criterion, evidence: Evidence) -> Verdict:
     if not probe.defined:
         return Verdict(0.0, "`training_step` is not defined.")
     if probe.problem:
-        return Verdict(
-            0.0,
-            f"`training_step` raised `{probe.problem.message}`{_where(probe.problem.location)}.",
-        )
+        return _raised("training_step", probe.problem)
     if not probe.loss_is_scalar:
         return Verdict(0.0, f"`training_step` returned a {probe.returned}, not a single loss value.")
     if not probe.loss_requires_grad:
@@ -170,10 +171,7 @@ def _training_step(criterion: Criterion, evidence: Evidence) -> Verdict:
 def _configure_optimizers(criterion: Criterion, evidence: Evidence) -> Verdict:
     probe = evidence.report.configure_optimizers
     if probe.problem:
-        return Verdict(
-            0.0,
-            f"`configure_optimizers` raised `{probe.problem.message}`{_where(probe.problem.location)}.",
-        )
+        return _raised("configure_optimizers", probe.problem)
     if not probe.ok:
         return Verdict(
             0.0,
@@ -188,10 +186,7 @@ def _validation_step(criterion: Criterion, evidence: Evidence) -> Verdict:
     if not probe.defined:
         return Verdict(0.0, f"`validation_step` is not defined: add it and log `{evidence.monitor}` there.")
     if probe.problem:
-        return Verdict(
-            0.0,
-            f"`validation_step` raised `{probe.problem.message}`{_where(probe.problem.location)}.",
-        )
+        return _raised("validation_step", probe.problem)
     if evidence.monitor not in probe.logged:
         logged = ", ".join(f"`{name}`" for name in probe.logged) or "nothing"
         return Verdict(0.5, f"`validation_step` runs but logs {logged}; {_never_logged(evidence)}.")
@@ -222,7 +217,7 @@ def _fit_completes(criterion: Criterion, evidence: Evidence) -> Verdict:
             f"`Trainer.fit` ran {fit.epochs_run} epochs ({fit.global_step} steps) in {fit.seconds:.1f} s{early}.",
         )
     if fit.problem:
-        return Verdict(0.0, f"`Trainer.fit` raised `{fit.problem.message}`{_where(fit.problem.location)}.")
+        return _raised("Trainer.fit", fit.problem)
     return Verdict(0.0, "`Trainer.fit` was interrupted before it finished.")
 
 
