@@ -115,6 +115,7 @@ def test_reference_scores_full_marks_in_self_check(test_rubric: Path, tmp_path: 
         ("data_in_init", "data/processed/train_images.pt"),
         ("lecture_notebook", "converted"),
         ("lecture_notebook", "was not run"),
+        ("lecture_notebook", "lecture_notebook.ipynb, code cell 1, line 1"),
         ("flat_784_input", "graded with (N,784)"),
     ],
 )

@@ -224,13 +224,15 @@ def grade(submission: Submission, context: GradingContext) -> GradeResult:
             f"your model rejected ({rubric.model.input_layouts[0]}) images; graded with ({report.input_layout})"
         )
     status = status_of(outcome, report)
+    criteria = [c.model_copy(update={"message": staged.in_notebooks(c.message)}) for c in criteria]
+    notes = [staged.in_notebooks(note) for note in notes]
     return GradeResult(
         submission=submission.name,
         rubric=rubric.id,
         score=round(sum(c.points for c in criteria), 2),
         max_score=rubric.max_score,
         status=status,
-        status_reason=(evidence.stop_reason or "") + _problem_detail(report),
+        status_reason=staged.in_notebooks((evidence.stop_reason or "") + _problem_detail(report)),
         backend=outcome.backend,
         graded_class=report.discovery.class_name if report else None,
         framework=report.discovery.framework if report else None,

@@ -5,9 +5,11 @@ The sandbox sees only this copy: never the original folder, never another studen
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -61,6 +63,30 @@ class StagingError(Exception):
 class Staged:
     folder: Path
     notes: list[str] = field(default_factory=list)
+    # Converted notebook (.py path relative to folder) -> (notebook name, first line of each code cell)
+    notebooks: dict[str, tuple[str, list[int]]] = field(default_factory=dict)
+
+    def convert(self, notebook: Path, target: Path) -> None:
+        source = notebook_to_python(notebook)
+        target.write_text(source, encoding="utf-8")
+        # nbconvert writes "# In[ ]:" and two blank lines before each code cell.
+        starts = [n + 3 for n, line in enumerate(source.splitlines(), 1) if line.startswith("# In[")]
+        self.notebooks[target.relative_to(self.folder).as_posix()] = (notebook.name, starts)
+
+    def in_notebooks(self, text: str) -> str:
+        """`lab.py:44` in a message becomes `lab.ipynb, code cell 5, line 1` for the student."""
+
+        def replace(match: re.Match) -> str:
+            name, starts = self.notebooks[match["file"]]
+            cell = bisect.bisect_right(starts, int(match["line"]))
+            if cell == 0:
+                return f"{name} (outside any cell)"
+            return f"{name}, code cell {cell}, line {int(match['line']) - starts[cell - 1] + 1}"
+
+        if not self.notebooks:
+            return text
+        files = "|".join(re.escape(name) for name in self.notebooks)
+        return re.sub(rf"(?P<file>{files}):(?P<line>\d+)", replace, text)
 
 
 def stage(source: Path, destination: Path) -> Staged:
@@ -75,7 +101,7 @@ def stage(source: Path, destination: Path) -> Staged:
         with tempfile.TemporaryDirectory() as unpacked:
             _copy_tree(_unpack(source, Path(unpacked)), destination, staged)
     elif source.suffix == ".ipynb":
-        (destination / f"{source.stem}.py").write_text(notebook_to_python(source), encoding="utf-8")
+        staged.convert(source, destination / f"{source.stem}.py")
         staged.notes.append(f"notebook {source.name} was converted to {source.stem}.py")
     else:
         raise StagingError(f"{source.name}: unsupported submission type (use .py, .ipynb, .zip or a folder)")
@@ -141,7 +167,7 @@ def _convert_notebooks(folder: Path, staged: Staged) -> None:
     for notebook in sorted(folder.rglob("*.ipynb")):
         target = notebook.with_suffix(".py")
         if not target.exists():
-            target.write_text(notebook_to_python(notebook), encoding="utf-8")
+            staged.convert(notebook, target)
             staged.notes.append(f"notebook {notebook.relative_to(folder)} was converted to Python")
         notebook.unlink()
 
