@@ -286,7 +286,7 @@ def test_neutralise_keeps_ordinary_text() -> None:
 
 
 def run_classroom_entry(out: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "grader.host.formats.classroom", str(out), *args]
+    command = [sys.executable, "-m", "grader.host.formats.action", str(out), *args]
     return subprocess.run(command, capture_output=True, text=True, env={**os.environ, **env}, cwd=PROJECT)
 
 
@@ -316,7 +316,7 @@ def test_action_entry_point_sets_the_output_and_the_summary(tmp_path, rubric, re
     completed = run_classroom_entry(
         out, "--rubric", str(rubric_file(rubric, tmp_path)), "--log", str(log), env=env
     )
-    assert completed.returncode == 0, completed.stderr
+    assert completed.returncode == 0 and completed.stderr == "", completed.stderr
     assert "Grading bob" in completed.stdout and "add-mask" in completed.stdout
     assert not runner_would_run_a_command(completed.stdout + completed.stderr)
     encoded = read_output(tmp_path / "output")["result"]
@@ -346,7 +346,7 @@ def test_action_and_template_workflow_fit_the_reporter() -> None:
     steps = action["runs"]["steps"]
     report = next(s for s in steps if s.get("id") == "report")
     assert "steps.report.outputs.result" in action["outputs"]["result"]["value"]
-    assert "grader.host.formats.classroom" in report["run"]
+    assert "grader.host.formats.action" in report["run"]
     for step in steps:
         if "run" in step:
             assert step["shell"] == "bash"

@@ -9,6 +9,8 @@ files there:
 | `gradescope` | `results.json` (Gradescope autograder); `gradescope/<name>.json` for a batch |
 | `html` | `summary.html`, plots and table of the batch |
 | `junit` | `junit.xml`, a testsuite per submission |
+
+`python -m grader.host.formats.action` is the reporting step of the GitHub action.
 """
 
 from __future__ import annotations

@@ -1,0 +1,83 @@
+"""The reporting step of the GitHub action (`action.yml`), after `grade --self-check`:
+
+    python -m grader.host.formats.action OUT_DIR --rubric m14 --log grade.log
+
+prints grade's captured output with workflow commands neutralised, writes `classroom.json`
+and `classroom.b64` into OUT_DIR, sets the step output `result` for GitHub Classroom's
+reporter and adds a table of the points to the job summary. When the run left no result,
+it reports an error with zero points, so the reporter still has something to read.
+
+A module of its own: the package imports `classroom`, and `python -m` warns when the module
+it runs was imported already.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from grader.host.formats.classroom import classroom_payload, encode, error_payload, write_payload
+from grader.host.formats.common import load_results, number
+from grader.host.formats.github_actions import append_summary, neutralise, set_output
+from grader.rubric import RubricError, load_rubric
+from grader.rubric.models import Rubric
+
+ADVISORY = (
+    "These points are feedback for you: the grade that counts comes from your instructor's own grading run."
+)
+
+
+def _cell(text: str) -> str:
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escaped.replace("|", "\\|").replace("\n", " ")
+
+
+def summary_markdown(payload: dict, rubric: Rubric) -> str:
+    max_points = {c.id: c.points for c in rubric.criteria}
+    score = sum(t["score"] for t in payload["tests"])
+    lines = [
+        f"### {_cell(rubric.title)}: {number(score)} / {number(payload['max_score'])}",
+        "",
+        "| | Criterion | Points | What the grader found |",
+        "|---|---|---|---|",
+    ]
+    for test in payload["tests"]:
+        mark = "✅" if test["status"] == "pass" else "❌"
+        points = f"{number(test['score'])} / {number(max_points.get(test['name'], 0))}"
+        lines.append(f"| {mark} | `{test['name']}` | {points} | {_cell(test['message'])} |")
+    return "\n".join([*lines, "", ADVISORY, ""]) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m grader.host.formats.action",
+        description="Report a `grade --self-check` run to GitHub Classroom from a GitHub Actions step.",
+    )
+    parser.add_argument("out", type=Path, help="the --out folder of the grade run")
+    parser.add_argument("--rubric", default="m14", help="the rubric the run used (default: m14)")
+    parser.add_argument("--log", type=Path, help="the run's captured output, to print neutralised")
+    args = parser.parse_args(argv)
+    if args.log and args.log.is_file():
+        print(neutralise(args.log.read_text(encoding="utf-8", errors="replace")), flush=True)
+    try:
+        rubric = load_rubric(args.rubric)
+    except RubricError as error:
+        print(neutralise(f"error: {error}"), file=sys.stderr)
+        return 2
+    results = load_results(args.out)
+    if len(results) > 1:
+        print(f"error: {args.out} holds {len(results)} results; expected one", file=sys.stderr)
+        return 2
+    if results:
+        payload = classroom_payload(results[0])
+    else:
+        payload = error_payload(rubric, "The grader could not grade this repository; its log above says why.")
+    write_payload(args.out / "classroom", payload)
+    set_output("result", encode(payload))
+    append_summary(summary_markdown(payload, rubric))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
