@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from grader.host import reports
-from grader.host.formats import DEFAULT_FORMATS, FORMATS, load_results, write_formats
+from grader.host.formats import DEFAULT_FORMATS, FORMATS, FormatName, load_results, write_formats
 from grader.host.formats.classroom import write_classroom
 from grader.host.formats.github_actions import neutralise
 from grader.host.formats.gradescope import write_gradescope
@@ -179,6 +179,7 @@ def assert_formats_agree_with_csv(out: Path, results: list[GradeResult], rubric:
 def test_registry_names_the_four_formats_and_writes_each_once(tmp_path, rubric, results) -> None:
     assert set(FORMATS) == {"classroom", "gradescope", "html", "junit"}
     assert DEFAULT_FORMATS == ("html",)
+    assert [f.value for f in FormatName] == list(FORMATS)
     assert write_formats(["junit", "junit"], results, rubric, tmp_path) == ["html", "junit"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["junit.xml", "summary.html"]
     with pytest.raises(ValueError, match="unknown format pdf"):

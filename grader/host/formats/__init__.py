@@ -16,6 +16,7 @@ files there:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from enum import Enum
 from pathlib import Path
 
 from grader.host.formats.classroom import write_classroom
@@ -36,6 +37,8 @@ FORMATS: dict[str, Writer] = {
 }
 # Written after every batch, whatever --format asks for.
 DEFAULT_FORMATS: tuple[str, ...] = ("html",)
+# The choices of the CLI's --format (typer takes an Enum); each member's value is its name.
+FormatName = Enum("FormatName", {name: name for name in FORMATS}, type=str)
 
 
 def write_formats(names: Iterable[str], results: list[GradeResult], rubric: Rubric, out: Path) -> list[str]:
@@ -49,4 +52,4 @@ def write_formats(names: Iterable[str], results: list[GradeResult], rubric: Rubr
     return chosen
 
 
-__all__ = ["DEFAULT_FORMATS", "FORMATS", "Writer", "load_results", "write_formats"]
+__all__ = ["DEFAULT_FORMATS", "FORMATS", "FormatName", "Writer", "load_results", "write_formats"]
