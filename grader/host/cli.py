@@ -16,6 +16,7 @@ from grader.host import reports
 from grader.host.batch import grade_batch
 from grader.host.data import DataError, default_data_dir, make_splits
 from grader.host.discovery import Submission, discover, submission_name
+from grader.host.formats import FormatName, write_formats
 from grader.host.grading import GradingContext
 from grader.host.reference import ReferenceError, reference_accuracy
 from grader.host.results import GradeResult
@@ -81,6 +82,13 @@ def grade(
         bool,
         typer.Option("--offline", envvar="GRADER_OFFLINE", help="Never try to download MNIST."),
     ] = False,
+    formats: Annotated[
+        list[FormatName] | None,
+        typer.Option(
+            "--format",
+            help="Also write classroom, gradescope or junit reports (repeatable); summary.html is always written.",
+        ),
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Regrade every submission, also the unchanged ones.")
     ] = False,
@@ -140,12 +148,15 @@ def grade(
 
             results = grade_batch(submissions, context, out, on_graded=advance, force=force or self_check)
 
+    written = write_formats([f.value for f in formats or []], results, loaded, out)
     if self_check:
         console.print(Markdown(reports.feedback_markdown(results[0], loaded)))
     else:
         console.print(summary_table(results))
     console.print(
-        f"Sandbox: {backend.name}. Data: {splits.source}. Wrote {out / 'grades.csv'}, {out / 'results'}/, {out / 'feedback'}/."
+        f"Sandbox: {backend.name}. Data: {splits.source}. Wrote {out / 'grades.csv'}, results/, "
+        f"feedback/ and the {', '.join(written)} report(s) in {out}.",
+        highlight=False,
     )
 
 
