@@ -1,0 +1,755 @@
+"""Hostile submissions (`submissions/hostile/`) graded through the real pipeline, on both
+isolating backends: `GradingContext` + `grade`, exactly as a batch does.
+
+Every hostile sample is a working MNIST `LightningModule` with one hostile behaviour in a
+hook the grader really calls. For each one: the grader returns (the batch goes on), the
+status and the student's message are clear, no secret of the host leaks into anything the
+grader writes, nothing lands outside the grader's own work folder, no process of the run
+survives it, and the score is what the honest parts earn, never a forged one.
+
+Without a sandbox these tests skip, except in CI (`CI` set), where they fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import stat
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import pytest
+
+from grader.host.batch import grade_batch
+from grader.host.data import Splits, make_splits
+from grader.host.discovery import Submission, discover
+from grader.host.grading import GradingContext, grade
+from grader.host.reports import feedback_markdown
+from grader.host.results import GradeResult
+from grader.rubric import Rubric, load_rubric
+from grader.sandbox import Sandbox, SandboxUnavailable, open_sandbox
+from grader.sandbox.base import SandboxLimits
+from grader.sandbox.docker import LABEL
+
+pytestmark = pytest.mark.slow
+
+PROJECT = Path(__file__).resolve().parent.parent
+HOSTILE = PROJECT / "submissions" / "hostile"
+HONEST_SAMPLE = PROJECT / "submissions" / "correct_lightning.py"
+
+REFERENCE_ACCURACY = 0.9
+# The honest parts finish in about 10 s; the runner needs 5-8 s to import torch and
+# Lightning before any student code runs, so the short limit still reaches the fit.
+WALL_SECONDS = 60
+SHORT_WALL_SECONDS = 20
+MEMORY_MB = 2000
+# What the sandbox allows per file: SandboxLimits' default, which grading does not change.
+MAX_FILE_BYTES = SandboxLimits(1, 1, 1, 1).max_file_mb * 2**20
+MAX_PROCESSES = SandboxLimits(1, 1, 1, 1).max_processes
+
+# Criteria, by the runner stage whose evidence they need (rubrics/m14.yaml).
+FOUND = {"lightning-module"}
+PROBED = FOUND | {"training-step", "configure-optimizers", "validation-step", "logs-train-loss"}
+STATIC = {"uses-callbacks"}
+ACCURACY = "accuracy-vs-reference"
+TRACEBACK = re.compile(r"Traceback \(most recent call last\)|File \"[^\"]+\", line \d+")
+# Sandboxed code runs as these users; a file of theirs outside the output is an escape.
+DOCKER_UID = 10001
+PROCESS_UIDS = range(3_000_000, 4_000_000)
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@dataclass(frozen=True)
+class Canaries:
+    """Secrets of the host that no sandboxed code may see."""
+
+    environment: str
+    file: Path
+    file_content: str
+
+    @property
+    def values(self) -> tuple[str, str]:
+        return self.environment, self.file_content
+
+
+@pytest.fixture(scope="module")
+def canaries(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Canaries]:
+    """A token in the grader's environment and a private file of the host, for the whole module."""
+    folder = tmp_path_factory.mktemp("host-secrets")
+    found = Canaries(
+        environment=f"canary-{secrets.token_hex(16)}",
+        file=folder / "credentials.txt",
+        file_content=f"canary-file-{secrets.token_hex(16)}",
+    )
+    found.file.write_text(found.file_content)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GITHUB_TOKEN", found.environment)
+        patch.setenv("AWS_SECRET_ACCESS_KEY", found.environment)
+        yield found
+
+
+@pytest.fixture(scope="module")
+def rubric() -> Rubric:
+    """m14 with a short fit (ten steps) and limits a hostile run reaches quickly."""
+    m14 = load_rubric("m14")
+    return m14.model_copy(
+        update={
+            "limits": m14.limits.model_copy(update={"wall_seconds": WALL_SECONDS, "memory_mb": MEMORY_MB}),
+            "fit": m14.fit.model_copy(
+                update={"max_epochs": 1, "limit_train_batches": 10, "limit_val_batches": 2}
+            ),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def short_rubric(rubric: Rubric) -> Rubric:
+    return rubric.model_copy(
+        update={"limits": rubric.limits.model_copy(update={"wall_seconds": SHORT_WALL_SECONDS})}
+    )
+
+
+@pytest.fixture(scope="module")
+def splits(rubric: Rubric, tmp_path_factory: pytest.TempPathFactory) -> Splits:
+    return make_splits(rubric.data, tmp_path_factory.mktemp("no-mnist"), download=False)
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param("process", marks=pytest.mark.process),
+        pytest.param("docker", marks=pytest.mark.docker),
+    ],
+)
+def sandbox(request: pytest.FixtureRequest) -> Sandbox:
+    try:
+        return open_sandbox(request.param)
+    except SandboxUnavailable as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"{request.param} sandbox unavailable in CI: {error}")
+        pytest.skip(f"{request.param} sandbox unavailable: {error}")
+
+
+@pytest.fixture(scope="module")
+def graders(
+    sandbox: Sandbox,
+    rubric: Rubric,
+    short_rubric: Rubric,
+    splits: Splits,
+    canaries: Canaries,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Graders]:
+    workdir = tmp_path_factory.mktemp(f"work-{sandbox.name}")
+    graders = Graders(
+        sandbox=sandbox,
+        rubric=rubric,
+        normal=GradingContext(rubric, splits, sandbox, workdir),
+        short=GradingContext(short_rubric, splits, sandbox, workdir),
+        canaries=canaries,
+        basetemp=tmp_path_factory.getbasetemp(),
+        students=tmp_path_factory.mktemp(f"students-{sandbox.name}"),
+    )
+    for context in (graders.normal, graders.short):
+        context.reference_accuracy = REFERENCE_ACCURACY
+    yield graders
+    shutil.rmtree(workdir / "submissions", ignore_errors=True)  # large outputs do not outlive the module
+
+
+# --------------------------------------------------------------------------- grading
+
+
+@dataclass
+class Graded:
+    result: GradeResult
+    feedback: str
+    output: Path
+    output_sizes: dict[str, int]
+    findings: dict | None
+    problems: list[str] = field(default_factory=list)  # found by the checks every run gets
+
+
+@dataclass
+class Graders:
+    sandbox: Sandbox
+    rubric: Rubric
+    normal: GradingContext
+    short: GradingContext
+    canaries: Canaries
+    basetemp: Path
+    students: Path
+    cache: dict[str, Graded] = field(default_factory=dict)
+
+    def prepare(self, sample: str, **constants: object) -> Path:
+        """A copy of the sample, with module constants the test needs rewritten."""
+        source = HOSTILE / sample
+        target = self.students / secrets.token_hex(4) / sample
+        target.parent.mkdir()
+        if source.suffix != ".py":
+            shutil.copyfile(source, target)
+            return target
+        text = source.read_text()
+        for name, value in constants.items():
+            text, count = re.subn(rf"^{name} = .*$", f"{name} = {value!r}", text, flags=re.MULTILINE)
+            assert count == 1, f"{sample} has no module constant {name}"
+        target.write_text(text)
+        return target
+
+    def grade(
+        self, sample: str, *, short: bool = False, markers: tuple[str, ...] = (), path: Path | None = None
+    ) -> Graded:
+        """Grade once per module (tests share results), then check what every run must satisfy."""
+        if sample in self.cache:
+            return self.cache[sample]
+        path = path or self.prepare(sample)
+        context = self.short if short else self.normal
+        name = Path(sample).stem
+        work = context.workdir / "submissions" / name
+        before = HostState.take(self.basetemp, skip=work)
+        result = grade(Submission(name, path), context)
+        problems = HostState.take(self.basetemp, skip=work).changes_since(before)
+        problems += strays(work, path)
+        problems += survivors(self.sandbox, context.workdir, markers)
+        output = work / "output"
+        sizes = {
+            p.relative_to(output).as_posix(): p.stat().st_size
+            for p in (output.rglob("*") if output.is_dir() else [])
+            if p.is_file() and not p.is_symlink()
+        }
+        findings_file = output / "hostile-findings.json"
+        graded = Graded(
+            result=result,
+            feedback=feedback_markdown(result, context.rubric),
+            output=output,
+            output_sizes=sizes,
+            findings=_json(findings_file) if findings_file.is_file() else None,
+        )
+        problems += leaks(graded, self.canaries)
+        problems += unreadable_messages(result)
+        graded.problems = problems
+        for relative, size in sizes.items():  # the disk is shared: big files go right away
+            if size > 32 * 2**20:
+                (output / relative).unlink()
+        self.cache[sample] = graded
+        return graded
+
+
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+@dataclass
+class HostState:
+    """What the host looks like outside the grader's work folder for one submission."""
+
+    tree: dict[str, tuple[int, int]]  # file -> (size, mtime) under the test session's temp folder
+    shallow: dict[str, int]  # entry of a shared folder -> owner uid
+    sources: dict[str, tuple[int, int]]
+
+    SHARED = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), Path("/"), Path.home(), PROJECT)
+
+    @classmethod
+    def take(cls, basetemp: Path, skip: Path) -> HostState:
+        return cls(
+            tree=_files(basetemp, skip),
+            shallow={
+                str(entry): entry.lstat().st_uid
+                for folder in cls.SHARED
+                if folder.is_dir()
+                for entry in _entries(folder)
+            },
+            sources=_files(HOSTILE, None),
+        )
+
+    def changes_since(self, before: HostState) -> list[str]:
+        problems = [
+            f"written outside the grader's folders: {path}"
+            for path, facts in self.tree.items()
+            if before.tree.get(path) != facts
+        ]
+        problems += [
+            f"removed outside the grader's folders: {path}" for path in before.tree.keys() - self.tree
+        ]
+        for path, uid in self.shallow.items():
+            new = path not in before.shallow
+            if new and ("hostile" in Path(path).name or uid == DOCKER_UID or uid in PROCESS_UIDS):
+                problems.append(f"a sandboxed run created {path} (owner {uid})")
+        if self.sources != before.sources:
+            problems.append("the hostile samples in the repository changed")
+        return problems
+
+
+def _entries(folder: Path) -> list[Path]:
+    try:
+        return list(folder.iterdir())
+    except OSError:
+        return []
+
+
+def _files(root: Path, skip: Path | None) -> dict[str, tuple[int, int]]:
+    found = {}
+    for folder, folders, files in os.walk(root):
+        if skip is not None:
+            folders[:] = [f for f in folders if Path(folder, f) != skip]
+        for name in files:
+            path = Path(folder, name)
+            try:
+                facts = path.lstat()
+            except OSError:
+                continue
+            found[str(path)] = (facts.st_size, facts.st_mtime_ns)
+    return found
+
+
+def strays(work: Path, source: Path) -> list[str]:
+    """In the grader's folder for one submission, only the staged copy and the output may change."""
+    problems = [
+        f"written next to the output: {p}" for p in _entries(work) if p.name not in ("submission", "output")
+    ]
+    staged = work / "submission"
+    if source.suffix == ".py" and staged.is_dir():
+        files = {p.relative_to(staged).as_posix(): p.read_bytes() for p in staged.rglob("*") if p.is_file()}
+        if files != {source.name: source.read_bytes()}:
+            problems.append(f"the staged submission changed: {sorted(files)}")
+    return problems
+
+
+def survivors(sandbox: Sandbox, workdir: Path, markers: tuple[str, ...], grace: float = 3.0) -> list[str]:
+    """Processes or containers of this module's runs still alive after grading returned."""
+    deadline = time.monotonic() + grace
+    while True:
+        found = []
+        for process in psutil.process_iter(["pid", "cmdline", "status"]):
+            command = " ".join(process.info["cmdline"] or [])
+            if process.info["status"] == psutil.STATUS_ZOMBIE:
+                continue
+            if str(workdir) in command or any(marker in command for marker in markers):
+                found.append(f"process {process.info['pid']} survived: {command[:200]}")
+        if sandbox.name == "docker":
+            for container in sandbox.client().containers.list(all=True, filters={"label": LABEL}):
+                sources = [mount.get("Source", "") for mount in container.attrs.get("Mounts", [])]
+                if any(source.startswith(str(workdir)) for source in sources):
+                    found.append(f"container {container.name} survived")
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
+def leaks(graded: Graded, canaries: Canaries) -> list[str]:
+    """Where a secret of the host shows up in what the grader produced."""
+    places = {"the result": graded.result.model_dump_json(), "the feedback": graded.feedback}
+    problems = [f"a canary is in {where}" for where, text in places.items() if _has_canary(text, canaries)]
+    if graded.output.is_dir():
+        for path in graded.output.rglob("*"):
+            if _has_canary(path.name, canaries):
+                problems.append(f"a canary names {path}")
+            if path.is_file() and not path.is_symlink() and _file_has_canary(path, canaries):
+                problems.append(f"a canary is in {path}")
+    return problems
+
+
+def _has_canary(text: str, canaries: Canaries) -> bool:
+    return any(value in text for value in canaries.values)
+
+
+def _file_has_canary(path: Path, canaries: Canaries) -> bool:
+    needles = [value.encode() for value in canaries.values]
+    overlap = max(len(n) for n in needles)
+    tail = b""
+    with path.open("rb") as handle:
+        while chunk := handle.read(16 * 2**20):
+            window = tail + chunk
+            if any(needle in window for needle in needles):
+                return True
+            tail = window[-overlap:]
+    return False
+
+
+def unreadable_messages(result: GradeResult) -> list[str]:
+    texts = [result.status_reason, *result.notes, *(c.message for c in result.criteria)]
+    problems = [
+        f"a traceback in a message for the student: {text[:200]}" for text in texts if TRACEBACK.search(text)
+    ]
+    if result.status != "ok" and not result.status_reason.strip():
+        problems.append(f"status {result.status} without a reason")
+    return problems
+
+
+# --------------------------------------------------------------------------- expectations
+
+
+def points(result: GradeResult) -> dict[str, float]:
+    return {c.id: c.points for c in result.criteria}
+
+
+def message(result: GradeResult, criterion: str) -> str:
+    return next(c.message for c in result.criteria if c.id == criterion)
+
+
+def accuracy_points(rubric: Rubric, accuracy: float) -> float:
+    criterion = next(c for c in rubric.criteria if c.id == ACCURACY)
+    ratio = accuracy / REFERENCE_ACCURACY
+    span = criterion.full_credit_ratio - criterion.zero_credit_ratio
+    return round(criterion.points * min(max((ratio - criterion.zero_credit_ratio) / span, 0.0), 1.0), 2)
+
+
+def assert_clean(graded: Graded) -> None:
+    assert graded.problems == [], "\n".join(graded.problems)
+
+
+def assert_full_points(result: GradeResult, earned: set[str]) -> None:
+    for criterion in result.criteria:
+        if criterion.id in earned:
+            assert criterion.points == criterion.max_points, criterion
+
+
+def assert_only_earned(result: GradeResult, earned: set[str], not_judged_because: str) -> None:
+    """Criteria in `earned` keep all their points; every other one is not judged, with the reason."""
+    for criterion in result.criteria:
+        if criterion.id in earned:
+            assert criterion.points == criterion.max_points, criterion
+        else:
+            assert criterion.points == 0, criterion
+            assert criterion.message.startswith("Not judged"), criterion
+            assert not_judged_because in criterion.message, criterion
+    assert result.score == sum(c.max_points for c in result.criteria if c.id in earned)
+
+
+def assert_honest_run(result: GradeResult, rubric: Rubric) -> None:
+    """A completed run of the honest parts: every structural point, accuracy as measured."""
+    assert result.status == "ok", result.status_reason
+    assert result.accuracy is not None and result.accuracy > 0.5
+    for criterion in result.criteria:
+        if criterion.id != ACCURACY:
+            assert criterion.points == criterion.max_points, criterion
+    assert points(result)[ACCURACY] == accuracy_points(rubric, result.accuracy)
+    assert result.score == pytest.approx(sum(points(result).values()))
+
+
+def unique_marker() -> str:
+    """A `sleep` duration no other process on the machine uses."""
+    return f"3600.{secrets.randbelow(10**6):06d}"
+
+
+# --------------------------------------------------------------------------- 1, 2, 8: limits
+
+
+def test_infinite_loop_in_training_step_times_out(graders: Graders) -> None:
+    graded = graders.grade("infinite_loop.py", short=True)
+    result = graded.result
+    assert result.status == "timeout"
+    assert f"time limit of {SHORT_WALL_SECONDS} s" in result.status_reason
+    assert "Trainer.fit" in result.status_reason
+    assert result.timings.sandbox_seconds < SHORT_WALL_SECONDS + 15
+    # The probes ran before the loop started: their points stay.
+    assert_only_earned(result, PROBED | STATIC, "time limit")
+    assert_clean(graded)
+
+
+def test_memory_hog_is_out_of_memory(graders: Graders) -> None:
+    graded = graders.grade("memory_hog.py")
+    result = graded.result
+    assert result.status == "out_of_memory"
+    assert f"memory limit of {MEMORY_MB} MB" in result.status_reason
+    assert "Trainer.fit" in result.status_reason
+    assert_only_earned(result, PROBED | STATIC, "memory limit")
+    assert_clean(graded)
+
+
+def test_ignored_sigterm_still_stops_at_the_wall_clock(graders: Graders) -> None:
+    marker = unique_marker()
+    path = graders.prepare("ignore_sigterm.py", SLEEP_MARKER=marker)
+    graded = graders.grade("ignore_sigterm.py", short=True, markers=(marker,), path=path)
+    result = graded.result
+    assert result.status == "timeout"
+    assert f"time limit of {SHORT_WALL_SECONDS} s" in result.status_reason
+    assert "building your model" in result.status_reason
+    assert result.timings.sandbox_seconds < SHORT_WALL_SECONDS + 15
+    assert_only_earned(result, FOUND | STATIC, "time limit")
+    assert_clean(graded)  # includes: its `sleep` in its own session did not survive
+
+
+# --------------------------------------------------------------------------- 3: processes
+
+
+def test_fork_bomb_is_contained_and_leaves_no_process(graders: Graders) -> None:
+    marker = unique_marker()
+    path = graders.prepare("fork_bomb.py", SLEEP_MARKER=marker)
+    graded = graders.grade("fork_bomb.py", markers=(marker,), path=path)
+    result = graded.result
+    assert graded.findings is not None, "the fork bomb never ran"
+    assert graded.findings["spawned"] < MAX_PROCESSES
+    assert "Resource temporarily unavailable" in graded.findings["refused"]
+    # With the process table full, torch cannot start its threads: how far the run gets
+    # is up to the backend, but it ends, well before the wall clock.
+    assert result.status in ("ok", "crashed")
+    assert result.timings.sandbox_seconds < WALL_SECONDS
+    assert_full_points(result, FOUND | STATIC)
+    if result.status == "crashed":
+        assert result.status_reason
+        assert result.score < 90
+    assert_clean(graded)  # includes: none of its ~250 `sleep` processes survived
+
+
+# --------------------------------------------------------------------------- 4: disk
+
+
+def test_multi_gigabyte_files_stop_at_the_file_size_limit(graders: Graders) -> None:
+    graded = graders.grade("big_file.py")
+    result = graded.result
+    found = graded.findings
+    assert found is not None, "the writer never ran"
+    # In the output: cut at the file-size limit (EFBIG). In /tmp: the limit, or the
+    # private scratch space running full first (ENOSPC).
+    assert found["hostile-big.bin"] == {"mb": MAX_FILE_BYTES // 2**20, "errno": 27}
+    assert found["/tmp/hostile-big.bin"]["mb"] <= MAX_FILE_BYTES // 2**20
+    assert found["/tmp/hostile-big.bin"]["errno"] in (27, 28)
+    assert graded.output_sizes["hostile-big.bin"] <= MAX_FILE_BYTES
+    # Above the output, the root and HOME: read-only or full, never on the host.
+    assert all(attempt["mb"] == 0 for attempt in found["planted"].values()), found["planted"]
+    # Filling its own scratch space may break the fit's checkpoint (see the xfail below);
+    # what ran before it keeps its points either way.
+    assert result.status in ("ok", "crashed")
+    assert_full_points(result, PROBED | STATIC)
+    assert_clean(graded)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="grader bug: fitting.fit calls _keep_weights_only on a checkpoint that was never written "
+    "(its save failed: the student's /tmp is full), outside any try; the runner dies and the fit's "
+    "record and the real error are lost",
+)
+def test_full_scratch_space_is_a_fit_problem_not_a_runner_crash(graders: Graders) -> None:
+    result = graders.grade("big_file.py").result
+    assert "ended unexpectedly" not in result.status_reason
+    assert "No space left" in message(result, "fit-completes")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="grader bug: only each file's size is limited (RLIMIT_FSIZE / ulimit fsize); the output "
+    "folder is on the host's disk without a total quota, and grade() keeps it until the batch ends",
+)
+def test_output_folder_has_a_total_size_budget(graders: Graders) -> None:
+    graded = graders.grade("many_big_files.py")
+    assert graded.findings is not None
+    assert_honest_run(graded.result, graders.rubric)
+    assert sum(graded.output_sizes.values()) <= MAX_FILE_BYTES
+
+
+# --------------------------------------------------------------------------- 5, 6: network and secrets
+
+
+def test_no_connection_reaches_the_host(graders: Graders) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        path = graders.prepare("network.py", LISTENER_PORT=listener.getsockname()[1])
+        graded = graders.grade("network.py", path=path)
+        listener.setblocking(False)
+        with pytest.raises(BlockingIOError):  # nothing waits in the queue, not even a closed connection
+            listener.accept()
+    assert graded.findings is not None, "the submission never tried"
+    assert graded.findings["127.0.0.1"].startswith("failed"), graded.findings
+    assert all(outcome.startswith("failed") for outcome in graded.findings.values()), graded.findings
+    assert "network:" in graded.result.stdout
+    assert_honest_run(graded.result, graders.rubric)
+    assert_clean(graded)
+
+
+def test_host_secrets_are_invisible_and_leak_nowhere(graders: Graders) -> None:
+    canaries = graders.canaries
+    path = graders.prepare("canary_leak.py", HOST_FILE=str(canaries.file))
+    graded = graders.grade("canary_leak.py", path=path)
+    result = graded.result
+    # Every channel delivered the haul...
+    assert "loot:" in result.stdout and "loot:" in result.stderr
+    assert any("loot:" in note for note in result.notes)  # the exception, passed over at import
+    assert "hostile-loot.txt" in graded.output_sizes
+    assert any(name.startswith("hostile-loot-") for name in graded.output_sizes)
+    assert result.fit and any(name.startswith("loot_") for name in result.fit.logged_metrics)
+    haul = _json(graded.output / "hostile-loot.txt")
+    assert set(haul["secrets"].values()) == {None}
+    assert haul["file"].startswith("<") and haul["file_via_proc"].startswith("<")  # an OSError
+    # ...and none of it holds a secret (checked for every run by `leaks`).
+    assert not [p for p in graded.problems if "canary" in p]
+    assert_honest_run(result, graders.rubric)
+    assert_clean(graded)
+
+
+# --------------------------------------------------------------------------- 7: forged results
+
+
+def test_result_printed_on_stdout_is_ignored(graders: Graders) -> None:
+    graded = graders.grade("forge_stdout.py")
+    result = graded.result
+    assert '"score": 100.0' in result.stdout  # the forgery was printed
+    assert result.status == "crashed"
+    assert "ended unexpectedly" in result.status_reason
+    assert_only_earned(result, FOUND | STATIC, "ended unexpectedly")
+    assert_clean(graded)
+
+
+@pytest.mark.parametrize("sample", ["forge_signed_report.py", "forge_plain_report.py"])
+def test_forged_report_file_is_refused(graders: Graders, sample: str) -> None:
+    graded = graders.grade(sample)
+    result = graded.result
+    assert graded.output_sizes.get("report.json"), "the forger never wrote its report"
+    assert result.status == "crashed"
+    assert "without a valid result" in result.status_reason
+    # Only what the host read itself, from the source, counts.
+    assert_only_earned(result, STATIC, "without a valid result")
+    assert result.accuracy is None
+    assert_clean(graded)
+
+
+def test_killing_the_parent_process_changes_nothing(graders: Graders) -> None:
+    marker = unique_marker()
+    path = graders.prepare("kill_parent.py", SLEEP_MARKER=marker)
+    graded = graders.grade("kill_parent.py", markers=(marker,), path=path)
+    result = graded.result
+    assert graded.findings is not None, "the submission never tried"
+    # The parent is out of reach (process: bubblewrap's init, another user; docker: the
+    # runner is PID 1 and `kill(0)` reaches only its own group). Either way the forged
+    # report is overwritten by the honest run or refused.
+    if result.status == "ok":
+        assert_honest_run(result, graders.rubric)
+    else:
+        assert result.status == "crashed"
+        assert_only_earned(result, STATIC, "")
+    assert_clean(graded)  # includes: its `sleep` in a new session did not survive
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="grader bug: student code runs in the runner's own process, so it can reach the "
+    "ReportWriter (gc) and have it sign a made-up report with the host's nonce; the host takes it",
+)
+def test_report_forged_inside_the_runner_is_not_taken(graders: Graders) -> None:
+    graded = graders.grade("forge_in_process.py")
+    result = graded.result
+    # `training_step` raises: no honest run earns these.
+    assert points(result)["training-step"] == 0
+    assert points(result)["fit-completes"] == 0
+    assert result.status == "crashed"
+    assert_clean(graded)
+
+
+def test_in_process_forger_stays_inside_the_sandbox(graders: Graders) -> None:
+    """The forgery above succeeds (xfail), but it stays a grading problem: no leak, no escape."""
+    graded = graders.grade("forge_in_process.py")
+    assert_clean(graded)
+
+
+# --------------------------------------------------------------------------- 9: output
+
+
+def test_output_flood_is_capped(graders: Graders) -> None:
+    graded = graders.grade("stdout_flood.py")
+    result = graded.result
+    budget = graders.rubric.limits.output_kb * 1024
+    for stream in (result.stdout, result.stderr):
+        assert len(stream.encode()) <= budget + 100
+        assert "bytes cut" in stream
+    assert len(graded.feedback) < 3 * budget
+    assert_honest_run(result, graders.rubric)
+    assert_clean(graded)
+
+
+# --------------------------------------------------------------------------- 10: archives
+
+
+def hostile_zip(path: Path, entries: list[tuple[str, str, bool]]) -> Path:
+    """A zip of `(name, content, is_symlink)` entries, names written exactly as given."""
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content, link in entries:
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            info.external_attr = ((stat.S_IFLNK | 0o777) if link else (stat.S_IFREG | 0o644)) << 16
+            archive.writestr(info, content)
+    return path
+
+
+ZIPS = {
+    "dot_dot": ("points outside the archive", "project/../../hostile-escaped-{tag}.py", False),
+    "absolute": ("points outside the archive", "/tmp/hostile-absolute-{tag}.py", False),
+    "backslash": ("points outside the archive", "..\\hostile-backslash-{tag}.py", False),
+    "symlink": ("is a link", "project/hostile-link-{tag}", True),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ZIPS))
+def test_unsafe_zip_is_rejected(graders: Graders, kind: str, tmp_path: Path) -> None:
+    expected, entry, link = ZIPS[kind]
+    tag = secrets.token_hex(6)
+    name = entry.format(tag=tag)
+    target = "/etc/passwd" if link else 'print("escaped")\n'
+    archive = hostile_zip(
+        tmp_path / f"zip_{kind}.zip",
+        [("project/model.py", HONEST_SAMPLE.read_text(), False), (name, target, link)],
+    )
+    graded = graders.grade(f"zip_{kind}.zip", path=archive)
+    result = graded.result
+    assert result.status == "rejected"
+    assert expected in result.status_reason
+    assert tag in result.status_reason  # names the entry
+    assert result.score == 0
+    assert all(c.points == 0 and c.message.startswith("Not judged") for c in result.criteria)
+    assert not list(Path("/tmp").glob(f"*{tag}*"))
+    assert not [p for p in graders.basetemp.rglob(f"*{tag}*")]
+    assert_clean(graded)
+
+
+def test_committed_zip_slip_sample_is_rejected(graders: Graders) -> None:
+    with zipfile.ZipFile(HOSTILE / "zip_slip.zip") as archive:
+        assert any(".." in info.filename.split("/") for info in archive.infolist())
+    graded = graders.grade("zip_slip.zip")
+    assert graded.result.status == "rejected"
+    assert "points outside the archive" in graded.result.status_reason
+    assert graded.result.score == 0
+    assert not (Path("/tmp") / "hostile-zip-slip.py").exists()
+    assert not list(graders.basetemp.rglob("hostile-zip-slip.py"))
+    assert_clean(graded)
+
+
+# --------------------------------------------------------------------------- the batch goes on
+
+
+def test_batch_goes_on_past_hostile_submissions(graders: Graders, tmp_path: Path) -> None:
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copyfile(HOSTILE / "zip_slip.zip", folder / "eve.zip")
+    shutil.copyfile(HOSTILE / "forge_plain_report.py", folder / "mallory.py")
+    shutil.copyfile(HONEST_SAMPLE, folder / "zoe.py")  # graded last
+    out = tmp_path / "grades"
+    context = graders.normal
+    before = HostState.take(graders.basetemp, skip=context.workdir / "submissions")
+    results = grade_batch(discover(folder), context, out)
+    problems = HostState.take(graders.basetemp, skip=context.workdir / "submissions").changes_since(before)
+    assert [p for p in problems if not p.split(": ", 1)[-1].startswith(str(out))] == []
+    assert survivors(graders.sandbox, context.workdir, ()) == []
+
+    eve, mallory, zoe = results
+    assert (eve.submission, eve.status, eve.score) == ("eve", "rejected", 0)
+    assert (mallory.submission, mallory.status) == ("mallory", "crashed")
+    assert_only_earned(mallory, STATIC, "without a valid result")
+    assert zoe.submission == "zoe"
+    assert_honest_run(zoe, graders.rubric)
+    for result in results:
+        assert unreadable_messages(result) == []
+    rows = (out / "grades.csv").read_text().splitlines()
+    top = f"{graders.rubric.max_score:g}"
+    assert [row.split(",")[:4] for row in rows[1:]] == [
+        ["eve", "0", top, "rejected"],
+        ["mallory", f"{mallory.score:g}", top, "crashed"],
+        ["zoe", f"{zoe.score:g}", top, "ok"],
+    ]
+    assert sorted(p.name for p in (out / "feedback").iterdir()) == ["eve.md", "mallory.md", "zoe.md"]
+    assert not [p for p in out.rglob("*") if p.is_file() and _file_has_canary(p, graders.canaries)]
