@@ -7,6 +7,7 @@ fingerprint changed, so an interrupted batch loses nothing and resumes where it 
 from __future__ import annotations
 
 import hashlib
+import shutil
 import time
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
@@ -78,6 +79,7 @@ def grade_batch(
         kept = result is not None and result.fingerprint == key
         if not kept:
             result = grade_one_safely(submission, context).model_copy(update={"fingerprint": key})
+            shutil.rmtree(context.work_folder(submission.name), ignore_errors=True)  # disk: checkpoints
             reports.write_result(result, out)
             reports.write_feedback(result, context.rubric, out)
         results.append(result)

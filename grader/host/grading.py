@@ -31,6 +31,7 @@ from grader.host.staging import StagingError, stage
 from grader.host.static_checks import scan
 from grader.rubric.models import Rubric, UsesCallbacks
 from grader.sandbox import Sandbox, SandboxLimits, SandboxOutcome, SandboxRequest
+from grader.sandbox.base import OutputWatch
 
 MAX_LISTED = 5
 NEXT_STEP = {
@@ -65,6 +66,10 @@ class GradingContext:
             )
             (self.inputs / SPEC_FILE).write_text(spec.model_dump_json(), encoding="utf-8")
 
+    def work_folder(self, name: str) -> Path:
+        """The submission's staged copy and the run's output; the batch removes it after."""
+        return self.workdir / "submissions" / name
+
     @property
     def limits(self) -> SandboxLimits:
         limits = self.rubric.limits
@@ -73,6 +78,7 @@ class GradingContext:
             memory_mb=limits.memory_mb,
             threads=limits.threads,
             output_bytes=limits.output_kb * 1024,
+            max_output_mb=limits.disk_mb,
         )
 
 
@@ -101,9 +107,21 @@ def _problem_brief(problem: Problem) -> str:
     return f"`{problem.kind}` at {problem.location}" if problem.location else f"`{problem.kind}`"
 
 
-def _problem_detail(report: RunReport | None) -> str:
-    problem = report and (report.import_problem or report.construct_problem)
-    return f": {problem.message}" if problem else ""
+def status_reason(stop: str | None, report: RunReport | None) -> str:
+    """The headline of the feedback: why the run stopped, or which of the student's code raised."""
+    if stop:
+        problem = report and (report.import_problem or report.construct_problem)
+        return stop + (f": {problem.message}" if problem else "")
+    if report is None:
+        return ""
+    for what, problem in (
+        ("`training_step`", report.training_step.problem),
+        ("`Trainer.fit`", report.fit.problem),
+    ):
+        if problem:
+            where = f" at {problem.location}" if problem.location else ""
+            return f"{what} raised{where}: {problem.message}"
+    return ""
 
 
 def stop_reason(outcome: SandboxOutcome, report: RunReport | None, rubric: Rubric) -> str | None:
@@ -115,6 +133,8 @@ def stop_reason(outcome: SandboxOutcome, report: RunReport | None, rubric: Rubri
         return f"grading stopped at the time limit of {rubric.limits.wall_seconds:g} s{during}"
     if outcome.out_of_memory:
         return f"grading stopped at the memory limit of {rubric.limits.memory_mb} MB{during}"
+    if outcome.output_exceeded:
+        return f"grading stopped{during}: your code wrote more than {rubric.limits.disk_mb} MB or {OutputWatch.MAX_ENTRIES} files into its working folder"
     if report is None:
         return "the run ended without a valid result (it crashed, exited early, or its result file was tampered with)"
     if report.import_problem:
@@ -131,6 +151,8 @@ def status_of(outcome: SandboxOutcome, report: RunReport | None) -> Status:
         return "timeout"
     if outcome.out_of_memory:
         return "out_of_memory"
+    if outcome.output_exceeded:
+        return "crashed"
     if (
         report
         and report.stage == "found"
@@ -193,7 +215,7 @@ def rejected(submission: Submission, context: GradingContext, reason: str, start
 def grade(submission: Submission, context: GradingContext) -> GradeResult:
     started = time.perf_counter()
     rubric = context.rubric
-    work = context.workdir / "submissions" / submission.name
+    work = context.work_folder(submission.name)
     shutil.rmtree(work, ignore_errors=True)
     try:
         staged = stage(submission.path, work / "submission")
@@ -232,7 +254,7 @@ def grade(submission: Submission, context: GradingContext) -> GradeResult:
         score=round(sum(c.points for c in criteria), 2),
         max_score=rubric.max_score,
         status=status,
-        status_reason=staged.in_notebooks((evidence.stop_reason or "") + _problem_detail(report)),
+        status_reason=staged.in_notebooks(status_reason(evidence.stop_reason, report)),
         backend=outcome.backend,
         graded_class=report.discovery.class_name if report else None,
         framework=report.discovery.framework if report else None,

@@ -10,12 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import fmean
+from typing import Literal
 
 from grader.contract import RUNNER_STAGES, Problem, RunReport, Stage
 from grader.host.checkpoint import CheckpointFacts
 from grader.host.results import CriterionResult
 from grader.host.static_checks import SourceFacts
 from grader.rubric.models import Criterion, Rubric
+
+# A runner stage, or "trained": the fit ran to its end without raising.
+Need = Stage | Literal["trained"]
 
 
 @dataclass
@@ -32,14 +36,15 @@ class Evidence:
     def monitor(self) -> str:
         return self.rubric.fit.monitor
 
-    def blocker(self, needs: Stage | None) -> str | None:
-        """Why evidence from stage `needs` is missing, or None when a check can judge."""
+    def blocker(self, needs: Need | None) -> str | None:
+        """Why the evidence a check needs is missing, or None when it can judge."""
         if needs is None:
             return None
-        if self.report is None or RUNNER_STAGES.index(self.report.stage) < RUNNER_STAGES.index(needs):
+        stage = "fitted" if needs == "trained" else needs
+        if self.report is None or RUNNER_STAGES.index(self.report.stage) < RUNNER_STAGES.index(stage):
             return self.stop_reason or "grading stopped early"
         fit_problem = self.report.fit.problem
-        if needs in ("fitted", "done") and fit_problem and not self.report.fit.completed:
+        if needs in ("trained", "done") and fit_problem and not self.report.fit.completed:
             return f"`Trainer.fit` raised `{fit_problem.kind}`{_where(fit_problem.location)}, see `fit-completes`"
         return None
 
@@ -51,7 +56,7 @@ class Verdict:
 
 
 Check = Callable[[Criterion, Evidence], Verdict]
-CHECKS: dict[str, tuple[Stage | None, Check]] = {}
+CHECKS: dict[str, tuple[Need | None, Check]] = {}
 # Checks from the class's source, for when its hooks could not be called; half the credit.
 FROM_SOURCE: dict[str, Check] = {}
 SOURCE_ONLY_CREDIT = 0.5
@@ -65,7 +70,7 @@ def from_source(kind: str) -> Callable[[Check], Check]:
     return register
 
 
-def check(kind: str, needs: Stage | None) -> Callable[[Check], Check]:
+def check(kind: str, needs: Need | None) -> Callable[[Check], Check]:
     """Register the check for `kind`; `needs` is the runner stage its evidence comes from."""
 
     def register(function: Check) -> Check:
@@ -221,7 +226,7 @@ def _fit_completes(criterion: Criterion, evidence: Evidence) -> Verdict:
     return Verdict(0.0, "`Trainer.fit` was interrupted before it finished.")
 
 
-@check("loss-decreases", needs="fitted")
+@check("loss-decreases", needs="trained")
 def _loss_decreases(criterion: Criterion, evidence: Evidence) -> Verdict:
     losses = evidence.report.fit.train_losses
     window = criterion.window
@@ -238,7 +243,7 @@ def _loss_decreases(criterion: Criterion, evidence: Evidence) -> Verdict:
     )
 
 
-@check("checkpoint-saved", needs="fitted")
+@check("checkpoint-saved", needs="trained")
 def _checkpoint_saved(criterion: Criterion, evidence: Evidence) -> Verdict:
     facts = evidence.checkpoint
     if facts and facts.fits_model:
@@ -252,7 +257,7 @@ def _checkpoint_saved(criterion: Criterion, evidence: Evidence) -> Verdict:
     return Verdict(0.0, f"No best checkpoint: {facts.message if facts else 'none was saved'}.")
 
 
-@check("early-stopping", needs="fitted")
+@check("early-stopping", needs="trained")
 def _early_stopping(criterion: Criterion, evidence: Evidence) -> Verdict:
     state = evidence.report.fit.early_stopping
     if state.checks and state.best_score is not None:

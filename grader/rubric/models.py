@@ -62,6 +62,7 @@ class Limits(RubricPart):
     memory_mb: int = Field(gt=0, description="Resident memory of the submission's process tree.")
     threads: int = Field(default=2, gt=0)
     output_kb: int = Field(default=64, gt=0, description="Captured stdout/stderr kept per stream.")
+    disk_mb: int = Field(default=1024, gt=0, description="What a run may write in all, checkpoints included.")
 
 
 class CriterionBase(RubricPart):

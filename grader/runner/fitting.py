@@ -89,10 +89,14 @@ def fit(
     record.logged_metrics = sorted(trainer.callback_metrics)
     record.checkpoint.monitor = checkpoint.monitor
     record.checkpoint.best_model_score = _number(checkpoint.best_model_score)
-    if checkpoint.best_model_path:
-        best = Path(checkpoint.best_model_path)
-        _keep_weights_only(best)
-        record.checkpoint.best_model_path = best.relative_to(output).as_posix()
+    best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
+    # Lightning names the file before saving it: a failed save (a full disk) leaves no file.
+    if best and best.is_file():
+        try:
+            _keep_weights_only(best)
+            record.checkpoint.best_model_path = best.relative_to(output).as_posix()
+        except Exception as error:
+            record.problem = record.problem or problem_from(error, root)
     stopping = record.early_stopping
     stopping.monitor = early_stopping.monitor
     stopping.mode = early_stopping.mode

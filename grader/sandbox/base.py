@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -33,6 +37,7 @@ class SandboxLimits:
     output_bytes: int
     max_processes: int = 256
     max_file_mb: int = 512
+    max_output_mb: int = 1024
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,7 @@ class SandboxOutcome:
     wall_seconds: float
     timed_out: bool = False
     out_of_memory: bool = False
+    output_exceeded: bool = False
     peak_memory_mb: float | None = None
     stdout: str = ""
     stderr: str = ""
@@ -88,6 +94,46 @@ def runner_command(submission: str, inputs: str, output: str, python: str = sys.
 
 def thread_env(threads: int) -> dict[str, str]:
     return {name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+
+
+class OutputWatch(threading.Thread):
+    """Stops a run whose output folder outgrows its budget: it lies on the host's disk.
+
+    Each file is capped by the backends' file-size limit; this caps their sum and count.
+    """
+
+    POLL_SECONDS = 0.2
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, folder: Path, limit_mb: int, stop: Callable[[], None]) -> None:
+        super().__init__(daemon=True)
+        self.folder, self.limit, self.stop = folder, limit_mb * 2**20, stop
+        self.exceeded = False
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(self.POLL_SECONDS):
+            if self._too_big():
+                self.exceeded = True
+                self.stop()
+                return
+
+    def _too_big(self) -> bool:
+        total = entries = 0
+        for folder, subfolders, files in os.walk(self.folder):
+            entries += len(subfolders) + len(files)
+            for name in files:
+                with contextlib.suppress(OSError):
+                    total += os.lstat(os.path.join(folder, name)).st_size
+            if total > self.limit or entries > self.MAX_ENTRIES:
+                return True
+        return False
+
+    def finish(self) -> bool:
+        """Stop watching; whether the budget was exceeded."""
+        self.done.set()
+        self.join(timeout=5)
+        return self.exceeded
 
 
 class CappedText:

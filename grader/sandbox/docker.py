@@ -31,6 +31,7 @@ from grader.sandbox.base import (
     ALLOWED_ENV,
     SANDBOX_ENV,
     CappedText,
+    OutputWatch,
     SandboxOutcome,
     SandboxRequest,
     SandboxUnavailable,
@@ -198,16 +199,18 @@ class DockerSandbox:
         # A thread: a runner that reads less than it is sent must not stall the clock.
         threading.Thread(target=_send_stdin, args=(stream, request.stdin), daemon=True).start()
         outcome = SandboxOutcome(backend=self.name, exit_code=None, wall_seconds=0.0)
+        watch = OutputWatch(request.output, limits.max_output_mb, lambda: _kill(container))
+        watch.start()
         try:
             container.wait(timeout=limits.wall_seconds)
         except requests.exceptions.RequestException:
             if time.monotonic() - started < limits.wall_seconds:
                 raise  # the engine failed, not the clock
             outcome.timed_out = True
-            with contextlib.suppress(APIError):  # it may have just ended by itself
-                container.kill()
+            _kill(container)
             container.wait(timeout=60)
         outcome.wall_seconds = time.monotonic() - started
+        outcome.output_exceeded = watch.finish()
         container.reload()
         state = container.attrs["State"]
         outcome.exit_code = state.get("ExitCode")
@@ -218,6 +221,11 @@ class DockerSandbox:
         outcome.stdout, outcome.stderr = stdout.text(), stderr.text()
         outcome.notes.append(f"image {self.image} ({container.attrs['Image'][7:19]})")
         return outcome
+
+
+def _kill(container: Container) -> None:
+    with contextlib.suppress(APIError):  # it may have just ended by itself
+        container.kill()
 
 
 def _raw_socket(stream) -> socket.socket:

@@ -21,6 +21,7 @@ from grader.sandbox.base import (
     ALLOWED_ENV,
     SANDBOX_ENV,
     CappedText,
+    OutputWatch,
     SandboxOutcome,
     SandboxRequest,
     runner_command,
@@ -63,6 +64,8 @@ def supervise(process: subprocess.Popen, request: SandboxRequest, backend: str) 
     started = time.monotonic()
     outcome = SandboxOutcome(backend=backend, exit_code=None, wall_seconds=0.0)
     peak = 0.0
+    watch = OutputWatch(request.output, limits.max_output_mb, lambda: kill_tree(process))
+    watch.start()
     while process.poll() is None:
         elapsed = time.monotonic() - started
         resident = tree_resident_mb(process.pid)
@@ -77,6 +80,7 @@ def supervise(process: subprocess.Popen, request: SandboxRequest, backend: str) 
         time.sleep(POLL_SECONDS)
     process.wait()
     kill_tree(process)  # anything the runner left behind
+    outcome.output_exceeded = watch.finish()
     for reader in readers:
         reader.join(timeout=5)
     outcome.exit_code = process.returncode
