@@ -248,6 +248,10 @@ def _command(request: SandboxRequest, as_root: bool, uid: int, passwd: int, grou
         "bwrap",
         *_namespace_args(as_root),
         *_system_args(),
+        # Scratch first: a grader checkout under /tmp must stay visible through its bind below.
+        *["--perms", "1777", "--size", scratch_bytes, "--tmpfs", "/tmp"],
+        *["--perms", "1777", "--dir", HOME],
+        *["--perms", "1777", "--size", scratch_bytes, "--tmpfs", "/dev/shm"],
         *_mount_args(
             [SUBMISSION, INPUTS],
             [("--ro-bind", path, path) for path in python_paths()]
@@ -256,9 +260,6 @@ def _command(request: SandboxRequest, as_root: bool, uid: int, passwd: int, grou
             + [("--bind", str(request.output), OUTPUT)],
         ),
         *["--ro-bind-data", str(passwd), "/etc/passwd", "--ro-bind-data", str(group), "/etc/group"],
-        *["--perms", "1777", "--size", scratch_bytes, "--tmpfs", "/tmp"],
-        *["--perms", "1777", "--dir", HOME],
-        *["--perms", "1777", "--size", scratch_bytes, "--tmpfs", "/dev/shm"],
         *["--chdir", OUTPUT, "--remount-ro", "/"],
         *[sys.executable, "-I", "-S", "-c", BOOTSTRAP],
         str(limits.max_processes),
