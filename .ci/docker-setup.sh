@@ -56,6 +56,10 @@ else
     done_step "started dockerd (log: $DOCKERD_LOG)"
 fi
 
+# Grading containers left by a grader that was killed outright (SIGKILL gives no cleanup).
+stale=$(docker ps -aq --filter label=lightning-grader.run)
+[ -z "$stale" ] || docker rm -f $stale >/dev/null
+
 step "base image $BASE_IMAGE"
 if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
     done_step "present"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -160,5 +161,10 @@ def grade(
     )
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds, so sandboxes remove their containers and scratch
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
     app()
