@@ -57,8 +57,7 @@ else
 fi
 
 # Grading containers left by a grader that was killed outright (SIGKILL gives no cleanup).
-stale=$(docker ps -aq --filter label=lightning-grader.run)
-[ -z "$stale" ] || docker rm -f $stale >/dev/null
+docker ps -aq --filter label=lightning-grader.run | xargs -r docker rm -f >/dev/null
 
 step "base image $BASE_IMAGE"
 if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
