@@ -34,6 +34,24 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
+def short_fit_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Runner inputs for sandbox tests: real digits, a fit of a few batches."""
+    from grader.contract import RunSpec
+    from grader.host.data import make_splits
+    from grader.rubric import load_rubric
+
+    rubric = load_rubric("m14")
+    folder = tmp_path_factory.mktemp("inputs")
+    make_splits(rubric.data, tmp_path_factory.mktemp("nodata"), download=False).write_inputs(folder)
+    fit = rubric.fit_settings().model_copy(
+        update={"max_epochs": 1, "limit_train_batches": 3, "limit_val_batches": 1}
+    )
+    spec = RunSpec(fit=fit, class_hint=rubric.model.class_hint)
+    (folder / "spec.json").write_text(spec.model_dump_json())
+    return folder
+
+
+@pytest.fixture(scope="session")
 def test_rubric(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The m14 rubric with a shorter wall-clock limit."""
     rubric = yaml.safe_load((PROJECT / "rubrics" / "m14.yaml").read_text())

@@ -13,10 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.contract import RunSpec
-from grader.host.data import make_splits
 from grader.host.grading import read_report
-from grader.rubric import load_rubric
 from grader.sandbox.base import SandboxLimits, SandboxOutcome, SandboxRequest
 from grader.sandbox.docker import LABEL, RUNNER_LABEL, DockerSandbox, SandboxUnavailable
 
@@ -40,18 +37,8 @@ def sandbox() -> DockerSandbox:
 
 
 @pytest.fixture(scope="module")
-def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    rubric = load_rubric("m14")
-    splits = make_splits(rubric.data, tmp_path_factory.mktemp("nodata"), download=False)
-    folder = tmp_path_factory.mktemp("inputs")
-    splits.write_inputs(folder)
-    # A short fit: these tests are about the container, not the training.
-    fit = rubric.fit_settings().model_copy(
-        update={"max_epochs": 1, "limit_train_batches": 3, "limit_val_batches": 1}
-    )
-    spec = RunSpec(fit=fit, class_hint=rubric.model.class_hint)
-    (folder / "spec.json").write_text(spec.model_dump_json())
-    return folder
+def inputs(short_fit_inputs: Path) -> Path:
+    return short_fit_inputs
 
 
 def our_containers(sandbox: DockerSandbox) -> list:

@@ -15,10 +15,8 @@ import psutil
 import pytest
 
 import grader
-from grader.contract import REPORT_FILE, RunSpec
-from grader.host.data import make_splits
+from grader.contract import REPORT_FILE
 from grader.host.grading import read_report
-from grader.rubric import load_rubric
 from grader.sandbox import process
 from grader.sandbox.base import SandboxLimits, SandboxOutcome, SandboxRequest, SandboxUnavailable
 from grader.sandbox.process import ProcessSandbox
@@ -40,18 +38,8 @@ def sandbox() -> ProcessSandbox:
 
 
 @pytest.fixture(scope="module")
-def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    rubric = load_rubric("m14")
-    splits = make_splits(rubric.data, tmp_path_factory.mktemp("nodata"), download=False)
-    folder = tmp_path_factory.mktemp("inputs")
-    splits.write_inputs(folder)
-    # One short epoch: the test is about the sandbox, not the training.
-    fit = rubric.fit_settings().model_copy(
-        update={"max_epochs": 1, "limit_train_batches": 2, "limit_val_batches": 1}
-    )
-    spec = RunSpec(fit=fit, class_hint=rubric.model.class_hint)
-    (folder / "spec.json").write_text(spec.model_dump_json())
-    return folder
+def inputs(short_fit_inputs: Path) -> Path:
+    return short_fit_inputs
 
 
 def run(
