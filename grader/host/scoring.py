@@ -53,6 +53,7 @@ class Evidence:
 class Verdict:
     fraction: float
     message: str
+    fix: str | None = None  # replaces the rubric's hint when the check knows better
 
 
 Check = Callable[[Criterion, Evidence], Verdict]
@@ -103,7 +104,7 @@ def score(rubric: Rubric, evidence: Evidence) -> list[CriterionResult]:
                 max_points=criterion.points,
                 message=verdict.message,
                 description=criterion.description,
-                hint=criterion.hint if fraction < 1 else "",
+                hint=(verdict.fix or criterion.hint) if fraction < 1 else "",
                 hidden=criterion.hidden,
             )
         )
@@ -115,7 +116,12 @@ def _where(location: str | None) -> str:
 
 
 def _raised(what: str, problem: Problem) -> Verdict:
-    return Verdict(0.0, f"`{what}` raised `{problem.message}`{_where(problem.location)}.")
+    where = problem.location or "your code"
+    return Verdict(
+        0.0,
+        f"`{what}` raised `{problem.message}`{_where(problem.location)}.",
+        fix=f"Fix the `{problem.kind}` at {where} first; run one training step locally to see the full traceback.",
+    )
 
 
 def _never_logged(evidence: Evidence) -> str:
