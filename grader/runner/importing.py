@@ -169,11 +169,15 @@ def _logged_names(function: object) -> list[str]:
     return sorted(set(names))
 
 
+def overrides(cls: type, base: type, hook: str) -> bool:
+    """Whether the class (or a parent of its own) defines `hook` rather than Lightning's default."""
+    return getattr(cls, hook, None) is not getattr(base, hook, None)
+
+
 def hook_sources(cls: type, base: type) -> dict[str, HookSource]:
     """What the class's hooks look like in source, judged without running them."""
     found = {}
     for hook in HOOKS:
-        function = getattr(cls, hook, None)
-        defined = function is not None and function is not getattr(base, hook, None)
-        found[hook] = HookSource(defined=defined, logged=_logged_names(function) if defined else [])
+        defined = overrides(cls, base, hook)
+        found[hook] = HookSource(defined=defined, logged=_logged_names(getattr(cls, hook)) if defined else [])
     return found

@@ -11,11 +11,8 @@ import torch
 from grader.contract import InputLayout, OptimizerProbe, RunSpec, StepProbe
 from grader.runner.data import Digits
 from grader.runner.harness import call_step, recording_subclass
+from grader.runner.importing import overrides
 from grader.runner.problems import problem_from
-
-
-def overrides(cls: type, base: type, hook: str) -> bool:
-    return getattr(cls, hook, None) is not getattr(base, hook, None)
 
 
 def probe_step(
