@@ -58,6 +58,8 @@ class Problem(Contract):
     kind: str
     message: str
     location: str | None = None
+    # Raised inside the grader's own code (its callbacks, its runner), so not the student's fault.
+    by_grader: bool = False
 
 
 class Discovery(Contract):
@@ -118,6 +120,7 @@ class FitRecord(Contract):
     seconds: float | None = None
     epochs_run: int = 0
     global_step: int = 0
+    max_steps: int | None = None
     train_losses: list[float] = Field(default_factory=list)
     val_losses: list[float] = Field(default_factory=list)
     logged_metrics: list[str] = Field(default_factory=list)
@@ -136,6 +139,8 @@ class RunReport(Contract):
     hook_sources: dict[str, HookSource] = Field(default_factory=dict)
     construct_problem: Problem | None = None
     construct_notes: list[str] = Field(default_factory=list)
+    # What the runner changed so the student's code runs here (e.g. `.cuda()` on the CPU).
+    adaptations: list[str] = Field(default_factory=list)
     input_layout: InputLayout | None = None
     training_step: StepProbe = Field(default_factory=StepProbe)
     validation_step: StepProbe = Field(default_factory=StepProbe)
@@ -143,6 +148,8 @@ class RunReport(Contract):
     fit: FitRecord = Field(default_factory=FitRecord)
     predictions: list[int] | None = None
     predict_problem: Problem | None = None
+    # An error that escaped the runner's stages, with the stage it interrupted in `stage`.
+    runner_problem: Problem | None = None
     state_dict_shapes: dict[str, list[int]] = Field(default_factory=dict)
     timings: dict[str, float] = Field(default_factory=dict)
 

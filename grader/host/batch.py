@@ -59,8 +59,10 @@ def grade_one_safely(submission: Submission, context: GradingContext) -> GradeRe
     try:
         return grade(submission, context)
     except Exception as error:  # a grader bug must not lose the rest of the batch
-        result = rejected(submission, context, f"internal grader error: {error!r}", started)
-        return result.model_copy(update={"status": "crashed"})
+        result = rejected(
+            submission, context, f"the grader itself failed, not the submission: {error!r}", started
+        )
+        return result.model_copy(update={"status": "grader_error"})
 
 
 def grade_batch(

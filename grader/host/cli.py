@@ -19,7 +19,7 @@ from grader.host.data import DataError, default_data_dir, make_splits
 from grader.host.discovery import Submission, discover, submission_name
 from grader.host.formats import FormatName, write_formats
 from grader.host.grading import GradingContext
-from grader.host.reference import ReferenceError, reference_accuracy
+from grader.host.reference import ReferenceUnavailable, measure_reference
 from grader.host.results import GradeResult
 from grader.rubric import RubricError, load_rubric, rubric_schema
 from grader.sandbox import SandboxUnavailable, open_sandbox
@@ -125,8 +125,8 @@ def grade(
         context = GradingContext(loaded, splits, backend, Path(workdir))
         with console.status("Training the reference solution (cached after the first run)…"):
             try:
-                context.reference_accuracy, _ = reference_accuracy(context)
-            except ReferenceError as error:
+                measure_reference(context)
+            except ReferenceUnavailable as error:
                 raise fail(str(error)) from None
         progress = Progress(
             TextColumn("[bold]{task.description}"),
@@ -150,6 +150,7 @@ def grade(
             results = grade_batch(submissions, context, out, on_graded=advance, force=force or self_check)
 
     written = write_formats([f.value for f in formats or []], results, loaded, out)
+    faults = [r.submission for r in results if r.status == "grader_error"]
     if self_check:
         console.print(Markdown(reports.feedback_markdown(results[0], loaded)))
     else:
@@ -159,6 +160,12 @@ def grade(
         f"feedback/ and the {', '.join(written)} report(s) in {out}.",
         highlight=False,
     )
+    if faults:
+        errors.print(
+            f"[bold yellow]{len(faults)} submission(s) hit a grader error, not a fault of theirs:[/] "
+            f"{', '.join(faults)}. Their results say what failed; regrade them once it is fixed.",
+            highlight=False,
+        )
 
 
 def _terminate(signum: int, frame: object) -> None:

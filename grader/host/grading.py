@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 import shutil
 import time
@@ -53,6 +54,7 @@ class GradingContext:
     sandbox: Sandbox
     workdir: Path
     reference_accuracy: float | None = None
+    reference_seconds: float | None = None  # the reference's whole run in the sandbox, here
 
     def __post_init__(self) -> None:
         self.inputs = self.workdir / "inputs"
@@ -71,10 +73,26 @@ class GradingContext:
         return self.workdir / "submissions" / name
 
     @property
+    def wall_seconds(self) -> float:
+        """The rubric's limit, or a multiple of the reference's own run on a slower machine."""
+        limits = self.rubric.limits
+        scaled = limits.reference_multiple * (self.reference_seconds or 0.0)
+        return max(limits.wall_seconds, round(scaled))
+
+    def time_note(self) -> list[str]:
+        if self.wall_seconds <= self.rubric.limits.wall_seconds:
+            return []
+        return [
+            f"the time limit was raised from {self.rubric.limits.wall_seconds:g} s to {self.wall_seconds:g} s: "
+            f"{self.rubric.limits.reference_multiple:g} times the reference solution's {self.reference_seconds:.1f} s "
+            "on this machine"
+        ]
+
+    @property
     def limits(self) -> SandboxLimits:
         limits = self.rubric.limits
         return SandboxLimits(
-            wall_seconds=limits.wall_seconds,
+            wall_seconds=self.wall_seconds,
             memory_mb=limits.memory_mb,
             threads=limits.threads,
             output_bytes=limits.output_kb * 1024,
@@ -107,8 +125,21 @@ def _problem_brief(problem: Problem) -> str:
     return f"`{problem.kind}` at {problem.location}" if problem.location else f"`{problem.kind}`"
 
 
+def grader_fault(report: RunReport | None) -> Problem | None:
+    """A failure of the grader's own code during the run: never the student's fault."""
+    if report is None:
+        return None
+    for problem in (report.runner_problem, report.fit.problem):
+        if problem and problem.by_grader:
+            return problem
+    return None
+
+
 def status_reason(stop: str | None, report: RunReport | None) -> str:
     """The headline of the feedback: why the run stopped, or which of the student's code raised."""
+    fault = grader_fault(report)
+    if fault:
+        return f"the grader itself failed, not your code ({fault.message}); your instructor will regrade it"
     if stop:
         problem = report and (report.import_problem or report.construct_problem)
         return stop + (f": {problem.message}" if problem else "")
@@ -124,13 +155,16 @@ def status_reason(stop: str | None, report: RunReport | None) -> str:
     return ""
 
 
-def stop_reason(outcome: SandboxOutcome, report: RunReport | None, rubric: Rubric) -> str | None:
+def stop_reason(outcome: SandboxOutcome, report: RunReport | None, context: GradingContext) -> str | None:
     """Why the runner did not reach its end, in the student's terms (None when it did)."""
+    rubric = context.rubric
     if report and report.stage == "done":
         return None
     during = f" during {NEXT_STEP[report.stage]}" if report else ""
+    if report and report.stage == "probed" and report.fit.max_steps:
+        during += f" (step {report.fit.global_step} of {report.fit.max_steps})"
     if outcome.timed_out:
-        return f"grading stopped at the time limit of {rubric.limits.wall_seconds:g} s{during}"
+        return f"grading stopped at the time limit of {context.wall_seconds:g} s{during}"
     if outcome.out_of_memory:
         return f"grading stopped at the memory limit of {rubric.limits.memory_mb} MB{during}"
     if outcome.output_exceeded:
@@ -143,6 +177,10 @@ def stop_reason(outcome: SandboxOutcome, report: RunReport | None, rubric: Rubri
         return "no `LightningModule` subclass was found in your code"
     if report.construct_problem:
         return f"your model could not be built ({_problem_brief(report.construct_problem)})"
+    if report.runner_problem and not report.runner_problem.by_grader:
+        return f"your code raised {_problem_brief(report.runner_problem)}{during}"
+    if report.runner_problem:
+        return f"the grader itself failed{during}, not your code"
     return f"the run ended unexpectedly (exit code {outcome.exit_code}){during}"
 
 
@@ -151,6 +189,8 @@ def status_of(outcome: SandboxOutcome, report: RunReport | None) -> Status:
         return "timeout"
     if outcome.out_of_memory:
         return "out_of_memory"
+    if grader_fault(report):
+        return "grader_error"
     if outcome.output_exceeded:
         return "crashed"
     if (
@@ -167,8 +207,11 @@ def status_of(outcome: SandboxOutcome, report: RunReport | None) -> Status:
     return "ok"
 
 
+MISSING_MODULE = re.compile(r"No module named '(?P<name>[^'.]+)")
+
+
 def import_notes(report: RunReport) -> list[str]:
-    notes = list(report.construct_notes)
+    notes = list(report.construct_notes) + list(report.adaptations)
     if report.skipped_code:
         shown = "; ".join(report.skipped_code[:MAX_LISTED])
         more = (
@@ -178,7 +221,16 @@ def import_notes(report: RunReport) -> list[str]:
         )
         notes.append(f"top-level code your model does not need was not run: {shown}{more}")
     for problem in report.failed_code[:MAX_LISTED]:
-        notes.append(f"top-level code at {problem.location} failed and was passed over: `{problem.message}`")
+        missing = MISSING_MODULE.search(problem.message) if problem.kind == "ModuleNotFoundError" else None
+        if missing:
+            notes.append(
+                f"package `{missing['name']}` is not installed where grading runs; the import at "
+                f"{problem.location} was passed over, and only what needs it cannot be graded"
+            )
+        else:
+            notes.append(
+                f"top-level code at {problem.location} failed and was passed over: `{problem.message}`"
+            )
     return notes
 
 
@@ -230,7 +282,7 @@ def grade(submission: Submission, context: GradingContext) -> GradeResult:
     fitted = report is not None and report.stage in ("fitted", "done")
     evidence = Evidence(
         report=report,
-        stop_reason=stop_reason(outcome, report, rubric),
+        stop_reason=stop_reason(outcome, report, context),
         source=scan(staged.folder, callback_names(rubric)),
         checkpoint=inspect_checkpoint(output, report.fit.checkpoint.best_model_path, report.state_dict_shapes)
         if fitted
@@ -240,7 +292,7 @@ def grade(submission: Submission, context: GradingContext) -> GradeResult:
         rubric=rubric,
     )
     criteria = score(rubric, evidence)
-    notes = list(staged.notes) + (import_notes(report) if report else [])
+    notes = list(staged.notes) + (import_notes(report) if report else []) + context.time_note()
     if report and report.input_layout and report.input_layout != rubric.model.input_layouts[0]:
         notes.append(
             f"your model rejected ({rubric.model.input_layouts[0]}) images; graded with ({report.input_layout})"

@@ -12,18 +12,17 @@ from pathlib import Path
 
 from grader.host.discovery import Submission
 from grader.host.grading import GradingContext, grade
-from grader.host.results import GradeResult
 from grader.paths import cache_dir, project_dir
 
 
-class ReferenceError(Exception):
+class ReferenceUnavailable(Exception):
     """The reference solution is missing or did not train."""
 
 
 def reference_folder(context: GradingContext) -> Path:
     folder = project_dir() / "reference" / (context.rubric.reference or context.rubric.id)
     if not folder.is_dir():
-        raise ReferenceError(f"no reference solution at {folder}")
+        raise ReferenceUnavailable(f"no reference solution at {folder}")
     return folder
 
 
@@ -36,18 +35,27 @@ def cache_key(context: GradingContext, folder: Path) -> str:
     return digest.hexdigest()[:20]
 
 
-def reference_accuracy(context: GradingContext) -> tuple[float, GradeResult | None]:
-    """(accuracy, the reference's own result when it was trained now rather than cached)."""
+def measure_reference(context: GradingContext) -> None:
+    """Sets the context's reference accuracy and run time, trained now or read from the cache."""
     folder = reference_folder(context)
     cached = cache_dir() / "reference" / f"{context.rubric.id}-{cache_key(context, folder)}.json"
     if cached.is_file():
-        return float(json.loads(cached.read_text())["accuracy"]), None
+        known = json.loads(cached.read_text())
+        context.reference_accuracy = float(known["accuracy"])
+        context.reference_seconds = known.get("seconds")
+        return
     result = grade(Submission("reference", folder), context)
     if result.accuracy is None:
-        raise ReferenceError(
+        raise ReferenceUnavailable(
             f"the reference solution in {folder} did not produce predictions: "
             f"{result.status_reason or result.status}"
         )
+    context.reference_accuracy = result.accuracy
+    context.reference_seconds = result.timings.sandbox_seconds
     cached.parent.mkdir(parents=True, exist_ok=True)
-    cached.write_text(json.dumps({"accuracy": result.accuracy, "source": context.splits.source}))
-    return result.accuracy, result
+    record = {
+        "accuracy": result.accuracy,
+        "seconds": context.reference_seconds,
+        "source": context.splits.source,
+    }
+    cached.write_text(json.dumps(record))

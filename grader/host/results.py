@@ -8,13 +8,14 @@ from pydantic import BaseModel, Field
 
 from grader.contract import FitRecord
 
-Status = Literal["ok", "timeout", "out_of_memory", "crashed", "rejected"]
+Status = Literal["ok", "timeout", "out_of_memory", "crashed", "rejected", "grader_error"]
 STATUS_MEANING: dict[str, str] = {
     "ok": "graded to the end; the score says how well",
     "timeout": "stopped at the rubric's wall-clock limit",
     "out_of_memory": "stopped at the rubric's memory limit",
     "crashed": "the student's code raised an error, or the run ended without a valid result",
     "rejected": "not gradable: no Python source, an unsafe archive, or no LightningModule",
+    "grader_error": "the grader itself failed, not the student's code; regrade after fixing the grader",
 }
 
 

@@ -45,6 +45,8 @@ class Evidence:
             return self.stop_reason or "grading stopped early"
         fit_problem = self.report.fit.problem
         if needs in ("trained", "done") and fit_problem and not self.report.fit.completed:
+            if fit_problem.by_grader:
+                return "the grader's own fit failed, not your code"
             return f"`Trainer.fit` raised `{fit_problem.kind}`{_where(fit_problem.location)}, see `fit-completes`"
         return None
 
@@ -125,9 +127,11 @@ def _raised(what: str, problem: Problem) -> Verdict:
 
 
 def _never_logged(evidence: Evidence) -> str:
+    logged = evidence.report.fit.logged_metrics if evidence.report else []
+    names = ", ".join(f"`{name}`" for name in logged if not name.startswith(("epoch", "step"))) or "nothing"
     return (
-        f'`{evidence.monitor}` is never logged: add `self.log("{evidence.monitor}", loss)` '
-        "in `validation_step`"
+        f"`{evidence.monitor}` is never logged (your code logs {names}): add "
+        f'`self.log("{evidence.monitor}", loss)` in `validation_step`'
     )
 
 
@@ -200,7 +204,11 @@ def _validation_step(criterion: Criterion, evidence: Evidence) -> Verdict:
         return _raised("validation_step", probe.problem)
     if evidence.monitor not in probe.logged:
         logged = ", ".join(f"`{name}`" for name in probe.logged) or "nothing"
-        return Verdict(0.5, f"`validation_step` runs but logs {logged}; {_never_logged(evidence)}.")
+        return Verdict(
+            0.5,
+            f"`validation_step` runs but logs {logged}, not `{evidence.monitor}`: add "
+            f'`self.log("{evidence.monitor}", loss)` there.',
+        )
     return Verdict(1.0, f"`validation_step` runs and logs `{evidence.monitor}`.")
 
 
@@ -226,6 +234,12 @@ def _fit_completes(criterion: Criterion, evidence: Evidence) -> Verdict:
         return Verdict(
             1.0,
             f"`Trainer.fit` ran {fit.epochs_run} epochs ({fit.global_step} steps) in {fit.seconds:.1f} s{early}.",
+        )
+    if fit.problem and fit.problem.by_grader:
+        return Verdict(
+            0.0,
+            f"The grader's own fit failed, not your code (`{fit.problem.message}`).",
+            fix="Nothing to fix on your side; your instructor regrades it.",
         )
     if fit.problem:
         return _raised("Trainer.fit", fit.problem)
@@ -285,15 +299,21 @@ def _uses_callbacks(criterion: Criterion, evidence: Evidence) -> Verdict:
     earned, lines = 0.0, []
     for name in criterion.callbacks:
         sites = evidence.source.calls.get(name, [])
-        watching = [s for s in sites if s.monitor in (evidence.monitor, "?")]
+        used = [s for s in sites if s.reaches_trainer]
+        watching = [s for s in used if s.monitor in (evidence.monitor, "?")]
         if watching:
             earned += share
             lines.append(f"`{name}` is configured at {watching[0].where()}")
-        elif sites:
+        elif used:
             earned += share / 2
-            monitor = sites[0].monitor
+            monitor = used[0].monitor
             what = f"monitors `{monitor}`" if monitor else "has no `monitor`"
-            lines.append(f'`{name}` at {sites[0].where()} {what}; use `monitor="{evidence.monitor}"`')
+            lines.append(f'`{name}` at {used[0].where()} {what}; use `monitor="{evidence.monitor}"`')
+        elif sites:
+            lines.append(
+                f"`{name}` is created at {sites[0].where()} but never reaches a `Trainer`: "
+                f"pass it in `Trainer(callbacks=[...])`"
+            )
         else:
             lines.append(f"`{name}` is not used in your code")
     return Verdict(earned, "; ".join(lines) + ".")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -17,6 +16,8 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+
+from grader.host import notebooks
 
 # Tooling, environments and run artefacts: never part of what is graded.
 SKIPPED_DIRS = {
@@ -45,9 +46,11 @@ SKIPPED_DIRS = {
     "dist",
     "build",
 }
-# Folders that usually hold data or weights; only Python code is taken from them.
+# Folders that usually hold data or weights; only code and configs are taken from them
+# (a Hydra config in `src/models/config/` is code).
 DATA_DIRS = {"data", "datasets", "models", "checkpoints", "reports", "figures"}
-SOURCE_SUFFIXES = {".py", ".ipynb", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".json", ".txt"}
+CONFIG_SUFFIXES = {".yaml", ".yml", ".toml", ".cfg", ".ini"}
+SOURCE_SUFFIXES = {".py", ".ipynb", ".json", ".txt", *CONFIG_SUFFIXES}
 MAX_FILE_BYTES = 2 * 2**20
 MAX_FILES = 2000
 MAX_ARCHIVE_ENTRIES = 20_000
@@ -67,11 +70,18 @@ class Staged:
     notebooks: dict[str, tuple[str, list[int]]] = field(default_factory=dict)
 
     def convert(self, notebook: Path, target: Path) -> None:
-        source = notebook_to_python(notebook)
-        target.write_text(source, encoding="utf-8")
+        try:
+            converted = notebooks.to_python(notebook)
+        except notebooks.NotebookError as error:
+            raise StagingError(str(error)) from None
+        target.write_text(converted.source, encoding="utf-8")
         # nbconvert writes "# In[ ]:" and two blank lines before each code cell.
-        starts = [n + 3 for n, line in enumerate(source.splitlines(), 1) if line.startswith("# In[")]
+        lines = converted.source.splitlines()
+        starts = [n + 3 for n, line in enumerate(lines, 1) if line.startswith("# In[")]
         self.notebooks[target.relative_to(self.folder).as_posix()] = (notebook.name, starts)
+        note = notebooks.neutralised_note(notebook.name, converted)
+        if note:
+            self.notes.append(note)
 
     def in_notebooks(self, text: str) -> str:
         """`lab.py:44` in a message becomes `lab.ipynb, code cell 5, line 1` for the student."""
@@ -152,16 +162,6 @@ def _unpack(archive_path: Path, folder: Path) -> Path:
     return children[0] if len(children) == 1 and children[0].is_dir() else folder
 
 
-def notebook_to_python(notebook: Path) -> str:
-    from nbconvert import PythonExporter
-
-    try:
-        source, _ = PythonExporter().from_filename(str(notebook))
-    except (json.JSONDecodeError, ValueError, KeyError) as error:
-        raise StagingError(f"{notebook.name} is not a readable notebook: {error}") from None
-    return source
-
-
 def _convert_notebooks(folder: Path, staged: Staged) -> None:
     """Notebooks inside a project are graded too, unless a .py of the same name exists."""
     for notebook in sorted(folder.rglob("*.ipynb")):
@@ -191,7 +191,7 @@ def source_files(source: Path) -> Iterator[tuple[Path, Path]]:
             path = here / name
             if path.is_symlink() or path.suffix not in SOURCE_SUFFIXES:
                 continue
-            if in_data_dir and path.suffix != ".py":
+            if in_data_dir and path.suffix != ".py" and path.suffix not in CONFIG_SUFFIXES:
                 continue
             yield path, path.relative_to(source)
 

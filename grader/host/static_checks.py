@@ -1,10 +1,22 @@
-"""Checks read from the student's source text with `ast`: nothing is imported or run."""
+"""Checks read from the student's source text with `ast`: nothing is imported or run.
+
+A callback counts only where it reaches a `Trainer`: built inside a `callbacks=` argument,
+or held by a variable, a list or a function's return value that ends up in one. Hydra
+configs that declare a callback (`_target_: ...ModelCheckpoint`) count when the code passes
+callbacks to its trainer.
+"""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import yaml
+
+MAX_SOURCE_BYTES = 2 * 2**20
+LIST_METHODS = ("append", "extend", "insert")
 
 
 @dataclass(frozen=True)
@@ -12,6 +24,7 @@ class CallSite:
     file: str
     line: int
     monitor: str | None  # None: not given; "?" when not a literal
+    reaches_trainer: bool = True
 
     def where(self) -> str:
         return f"{self.file}:{self.line}"
@@ -41,18 +54,133 @@ def _monitor(call: ast.Call) -> str | None:
     return None
 
 
+@dataclass
+class _Module:
+    relative: str
+    tree: ast.Module
+    parents: dict[int, ast.AST] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for node in ast.walk(self.tree):
+            for child in ast.iter_child_nodes(node):
+                self.parents[id(child)] = node
+
+    def ancestors(self, node: ast.AST) -> Iterator[ast.AST]:
+        while id(node) in self.parents:
+            node = self.parents[id(node)]
+            yield node
+
+
+def _names(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _reaching(modules: list[_Module]) -> set[int]:
+    """ids of the expressions whose value ends up in some call's `callbacks=` argument."""
+    returns: dict[str, list[ast.AST]] = {}
+    for module in modules:
+        for node in ast.walk(module.tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                returns.setdefault(node.name, []).extend(
+                    r.value for r in ast.walk(node) if isinstance(r, ast.Return) and r.value is not None
+                )
+    regions: set[int] = set()
+    flowing: dict[str, set[str]] = {m.relative: set() for m in modules}
+    pending: list[tuple[_Module, ast.AST]] = []
+    for module in modules:
+        for node in ast.walk(module.tree):
+            if isinstance(node, ast.Call):
+                pending += [(module, k.value) for k in node.keywords if k.arg == "callbacks"]
+                # trainer.callbacks.append(cb)
+                func = node.func
+                if (
+                    isinstance(func, ast.Attribute)
+                    and func.attr in LIST_METHODS
+                    and isinstance(func.value, ast.Attribute)
+                    and func.value.attr == "callbacks"
+                ):
+                    pending += [(module, a) for a in node.args]
+    while pending:
+        module, region = pending.pop()
+        if id(region) in regions:
+            continue
+        regions.add(id(region))
+        for call in (n for n in ast.walk(region) if isinstance(n, ast.Call)):
+            pending += [(module, value) for value in returns.get(_called_name(call) or "", [])]
+        new = _names(region) - flowing[module.relative]
+        if not new:
+            continue
+        flowing[module.relative] |= new
+        for node in ast.walk(module.tree):
+            pending += _flows_into(module, node, new)
+    return regions
+
+
+def _flows_into(module: _Module, node: ast.AST, names: set[str]) -> list[tuple[_Module, ast.AST]]:
+    """Expressions whose value a statement puts into one of `names`."""
+    if isinstance(node, ast.Assign) and any(_names(t) & names for t in node.targets):
+        return [(module, node.value)]
+    if (
+        isinstance(node, ast.AnnAssign | ast.AugAssign)
+        and node.value is not None
+        and _names(node.target) & names
+    ):
+        return [(module, node.value)]
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in LIST_METHODS
+        and _names(node.func.value) & names
+    ):
+        return [(module, argument) for argument in node.args]
+    return []
+
+
+def _yaml_sites(path: Path, relative: str, names: set[str]) -> Iterator[tuple[str, CallSite]]:
+    """Callbacks a Hydra config declares with `_target_`, and their `monitor`."""
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8", errors="replace"))
+    except yaml.YAMLError:
+        return
+    nodes = [root] if root is not None else []
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, yaml.MappingNode):
+            values = {k.value: v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
+            target = values.get("_target_")
+            name = str(target.value).rsplit(".", 1)[-1] if isinstance(target, yaml.ScalarNode) else None
+            if name in names:
+                monitor = values.get("monitor")
+                watched = str(monitor.value) if isinstance(monitor, yaml.ScalarNode) else None
+                yield name, CallSite(relative, target.start_mark.line + 1, watched)
+            nodes += [v for _, v in node.value]
+        elif isinstance(node, yaml.SequenceNode):
+            nodes += node.value
+
+
 def scan(folder: Path, names: set[str]) -> SourceFacts:
-    """Where the submission calls any of `names` (e.g. ModelCheckpoint), and what it monitors."""
+    """Where the submission builds any of `names` (e.g. ModelCheckpoint), what it monitors,
+    and whether it reaches a Trainer."""
     facts = SourceFacts(calls={name: [] for name in names})
+    modules = []
     for path in sorted(folder.rglob("*.py")):
         relative = path.relative_to(folder).as_posix()
         try:
-            tree = ast.parse(path.read_bytes(), filename=relative)
-        except (SyntaxError, ValueError):
+            if path.stat().st_size > MAX_SOURCE_BYTES:
+                raise ValueError("too large to read")
+            modules.append(_Module(relative, ast.parse(path.read_bytes(), filename=relative)))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
             facts.unparsable.append(relative)
-            continue
-        for node in ast.walk(tree):
+    reaching = _reaching(modules)
+    for module in modules:
+        for node in ast.walk(module.tree):
             if isinstance(node, ast.Call) and _called_name(node) in names:
-                site = CallSite(relative, node.lineno, _monitor(node))
+                reaches = id(node) in reaching or any(id(a) in reaching for a in module.ancestors(node))
+                site = CallSite(module.relative, node.lineno, _monitor(node), reaches)
                 facts.calls[_called_name(node)].append(site)
+    passes_callbacks = bool(reaching)
+    for path in sorted([*folder.rglob("*.yaml"), *folder.rglob("*.yml")]):
+        if path.stat().st_size <= MAX_SOURCE_BYTES:
+            for name, site in _yaml_sites(path, path.relative_to(folder).as_posix(), names):
+                facts.calls[name].append(CallSite(site.file, site.line, site.monitor, passes_callbacks))
     return facts

@@ -59,6 +59,12 @@ class FitBudget(RubricPart):
 
 class Limits(RubricPart):
     wall_seconds: float = Field(gt=0, description="Whole run of one submission, import to predictions.")
+    reference_multiple: float = Field(
+        default=10,
+        ge=0,
+        description="On a slow or busy machine the time limit grows to this multiple of the "
+        "reference solution's own run there (0: never).",
+    )
     memory_mb: int = Field(gt=0, description="Resident memory of the submission's process tree.")
     threads: int = Field(default=2, gt=0)
     output_kb: int = Field(default=64, gt=0, description="Captured stdout/stderr kept per stream.")

@@ -17,7 +17,19 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from grader.contract import REPORT_FILE, SPEC_FILE, RunReport, RunSpec, SignedReport, Stage, signature
+from grader.contract import (
+    REPORT_FILE,
+    SPEC_FILE,
+    Problem,
+    RunReport,
+    RunSpec,
+    SignedReport,
+    Stage,
+    signature,
+)
+from grader.runner.problems import problem_from
+
+MAX_LISTED = 5
 
 
 class ReportWriter:
@@ -32,6 +44,9 @@ class ReportWriter:
     def reached(self, stage: Stage) -> None:
         self.report.stage = stage
         self.report.timings[stage] = round(time.perf_counter() - self.started, 3)
+        self.save()
+
+    def save(self) -> None:
         payload = self.report.model_dump_json()
         signed = SignedReport(payload=payload, signature=signature(payload, self._key))
         partial = self.path.with_suffix(".partial")
@@ -39,10 +54,62 @@ class ReportWriter:
         os.replace(partial, self.path)
 
 
-def cpu_only(torch: Any) -> None:
-    """`.cuda()` in a student's module becomes a no-op: grading runs on the CPU."""
-    torch.Tensor.cuda = lambda self, *args, **kwargs: self
-    torch.nn.Module.cuda = lambda self, *args, **kwargs: self
+class CpuOnly:
+    """`.cuda()` and `.to("cuda")` in a student's code run on the CPU: grading has no GPU.
+
+    Where the student's code asked for the GPU is recorded for the feedback.
+    """
+
+    def __init__(self, torch: Any, submission: Path) -> None:
+        self.torch, self.submission = torch, str(submission)
+        self.places: list[str] = []
+
+    def install(self) -> None:
+        torch = self.torch
+        for owner in (torch.Tensor, torch.nn.Module):
+            real_to = owner.to
+            owner.cuda = self._cuda()
+            owner.to = self._to(real_to)
+
+    def _record(self, what: str) -> None:
+        frame = sys._getframe(2)
+        while frame and not frame.f_code.co_filename.startswith(self.submission):
+            frame = frame.f_back
+        if frame:
+            relative = os.path.relpath(frame.f_code.co_filename, self.submission)
+            place = f"`{what}` at {relative}:{frame.f_lineno}"
+            if place not in self.places:
+                self.places.append(place)
+
+    def _cuda(self) -> Any:
+        def cuda(module_or_tensor: Any, *args: Any, **kwargs: Any) -> Any:
+            self._record(".cuda()")
+            return module_or_tensor
+
+        return cuda
+
+    def _to(self, real_to: Any) -> Any:
+        torch = self.torch
+
+        def is_gpu(value: Any) -> bool:
+            return (isinstance(value, str) and value.startswith("cuda")) or (
+                isinstance(value, torch.device) and value.type == "cuda"
+            )
+
+        def to(module_or_tensor: Any, *args: Any, **kwargs: Any) -> Any:
+            if any(map(is_gpu, args)) or is_gpu(kwargs.get("device")):
+                self._record('.to("cuda")')
+                args = tuple("cpu" if is_gpu(a) else a for a in args)
+                kwargs = {k: ("cpu" if is_gpu(v) else v) for k, v in kwargs.items()}
+            return real_to(module_or_tensor, *args, **kwargs)
+
+        return to
+
+    def note(self) -> list[str]:
+        if not self.places:
+            return []
+        shown = ", ".join(self.places[:MAX_LISTED])
+        return [f"GPU calls ran on the CPU, which grading uses: {shown}"]
 
 
 def quiet_frameworks() -> None:
@@ -52,19 +119,34 @@ def quiet_frameworks() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def _first_import_problem(failed: list[Problem], submission: Path) -> Problem:
+    """The failure most likely to have hidden the class: in a file that mentions LightningModule."""
+    for problem in failed:
+        file = submission / (problem.location or "").rsplit(":", 1)[0]
+        if file.is_file() and "LightningModule" in file.read_text(encoding="utf-8", errors="replace"):
+            return problem
+    return failed[0]
+
+
 def run(spec: RunSpec, submission: Path, inputs: Path, output: Path, writer: ReportWriter) -> None:
     report = writer.report
     # Imported lazily: the nonce is already read, and the stages above stay light.
     import torch
 
-    from grader.runner import constructing, data, fitting, importing, probes, safe_import
-    from grader.runner.problems import problem_from
+    from grader.runner import call_sites, constructing, data, importing, safe_import
+    from grader.runner.stand_ins import IMAGE_SHAPES, StandIns
 
     torch.set_num_threads(spec.fit.threads)
-    cpu_only(torch)
+    cpu = CpuOnly(torch, submission)
+    cpu.install()
     quiet_frameworks()
     roots = importing.import_roots(submission)
+    sources = constructing.Sources(submission, lambda path: importing.package_of(path, roots))
     sys.path[:0] = [str(root) for root in roots]
+    # Folders the student's scripts run from or add themselves; after the installed packages,
+    # so a student's `lightning.py` next to their script cannot stand in for the real one.
+    extra = call_sites.sys_path_additions(sources.files) + call_sites.script_folders(sources.files)
+    sys.path += [str(folder) for folder in dict.fromkeys(extra) if folder not in roots]
     log = safe_import.ImportLog()
     safe_import.install(submission, log)
     modules = []
@@ -72,15 +154,14 @@ def run(spec: RunSpec, submission: Path, inputs: Path, output: Path, writer: Rep
         try:
             modules.append(importing.import_file(path, roots, log))
         except (Exception, SystemExit) as error:
-            report.import_problem = problem_from(error, submission)
-            writer.reached("started")
-            return
+            log.failed.append(problem_from(error, submission))  # costs only what depends on it
     report.skipped_code, report.failed_code = log.skipped, log.failed
     writer.reached("imported")
 
-    cls, report.discovery = importing.choose_module(modules, spec.class_hint, submission)
+    trained = call_sites.trained_class_names(sources.files)
+    cls, report.discovery = importing.choose_module(modules, spec.class_hint, submission, trained)
     if cls is None and log.failed:
-        report.import_problem = log.failed[0]  # the failure most likely hid the class
+        report.import_problem = _first_import_problem(log.failed, submission)
     writer.reached("found")
     if cls is None:
         return
@@ -88,20 +169,48 @@ def run(spec: RunSpec, submission: Path, inputs: Path, output: Path, writer: Rep
     quiet_frameworks()
     report.hook_sources = importing.hook_sources(cls, pl.LightningModule)
 
+    digits = data.load(inputs)
+    stand_ins = StandIns(digits)
     try:
-        build, report.construct_notes = constructing.model_factory(cls, spec.init_kwargs, submission)
+        build, report.construct_notes, shape = constructing.model_factory(
+            cls, spec.init_kwargs, sources, stand_ins
+        )
     except (Exception, SystemExit) as error:
         report.construct_problem = problem_from(error, submission)
         writer.reached("found")
         return
+    finally:
+        report.adaptations = stand_ins_note(stand_ins) + cpu.note()
 
     def make_model() -> Any:
         pl.seed_everything(spec.fit.seed, verbose=False)
         return build()
 
     writer.reached("constructed")
+    # Data the module loads itself in `setup` or later hooks is stood in for too.
+    with stand_ins.active(shape or IMAGE_SHAPES[0]):
+        try:
+            probe_and_fit(spec, pl, make_model, digits, submission, output, writer)
+        finally:
+            report.adaptations = stand_ins_note(stand_ins) + cpu.note()
 
-    digits = data.load(inputs)
+
+def stand_ins_note(stand_ins: Any) -> list[str]:
+    if not stand_ins.replaced:
+        return []
+    files = ", ".join(sorted(set(stand_ins.replaced))[:MAX_LISTED])
+    return [
+        f"data your code loads is not in the sandbox ({files}); the grader's own training digits "
+        "stood in for it, and the fit used the grader's data loaders"
+    ]
+
+
+def probe_and_fit(
+    spec: RunSpec, pl: Any, make_model: Any, digits: Any, submission: Path, output: Path, writer: ReportWriter
+) -> None:
+    from grader.runner import fitting, probes
+
+    report = writer.report
     report.training_step, layout = probes.probe_training_step(
         make_model, pl.LightningModule, digits, spec, submission
     )
@@ -118,13 +227,18 @@ def run(spec: RunSpec, submission: Path, inputs: Path, output: Path, writer: Rep
     writer.reached("probed")
 
     model = make_model()
-    report.fit = fitting.fit(
-        pl, model, digits.loaders(layout, spec.fit), spec.fit, writer.path.parent, submission
+    fitting.fit(
+        pl, model, digits.loaders(layout, spec.fit), spec.fit, output, submission, report.fit, writer.save
     )
     report.state_dict_shapes = {k: list(v.shape) for k, v in model.state_dict().items()}
     writer.reached("fitted")
+    others = [other for other in spec.input_layouts if other != layout]
     try:
-        report.predictions = fitting.predict(model, digits.test_images(layout), 256)
+        report.predictions, used = fitting.predict(model, digits.test_images, [layout, *others])
+        if used != layout:
+            report.adaptations.append(
+                f"`forward` rejected ({layout}) images outside `training_step`; it predicted from ({used})"
+            )
     except (Exception, SystemExit) as error:
         report.predict_problem = problem_from(error, submission)
     writer.reached("done")
@@ -142,7 +256,15 @@ def main(argv: list[str] | None = None) -> int:
     del key
     writer.reached("started")
     os.chdir(args.output)
-    run(spec, args.submission.resolve(), args.input.resolve(), args.output.resolve(), writer)
+    submission = args.submission.resolve()
+    try:
+        run(spec, submission, args.input.resolve(), args.output.resolve(), writer)
+    except (Exception, SystemExit) as error:
+        # Every call into student code is guarded where it happens: what escapes is the
+        # grader's failure, unless its traceback runs through the student's files.
+        writer.report.runner_problem = problem_from(error, submission, by_grader=True)
+        writer.save()
+        return 1
     return 0
 
 

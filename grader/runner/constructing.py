@@ -1,26 +1,54 @@
-"""Build the student's model: no arguments, the rubric's keyword arguments, or their own config.
+"""Build the student's model the way their own code builds it.
 
-Course models often take a Hydra/OmegaConf `cfg`, or hyper-parameters without defaults that
-their config file provides. The first way that works is remembered and reused.
+In order, the first that works: each place their code builds the class (training scripts
+first, see `call_sites`), with the arguments filled in parts: the call's own values, then
+the student's config by parameter name, then the parameters' defaults; no arguments; the
+rubric's keyword arguments; their config alone (passed whole to a parameter that wants a
+config, or key by key). Missing data files load as stand-ins meanwhile (`stand_ins`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import inspect
-import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader.runner import call_sites
+from grader.runner.call_sites import UNKNOWN, CallSite, Configs, SourceFile, known
+from grader.runner.stand_ins import StandIns, first_that_builds
+
 CONFIG_DIRS = ("configs", "config", "conf")
 MAX_CONFIGS = 20
+# Parameter names that stand for a whole config; any other parameter gets a value, not a config.
+CONFIG_PARAMETERS = {
+    "cfg",
+    "config",
+    "conf",
+    "configs",
+    "hparams",
+    "hyperparameters",
+    "params",
+    "args",
+    "opt",
+    "hp",
+}
+CONFIG_ANNOTATIONS = ("Config", "dict", "Dict", "Mapping", "Namespace")
 
 
 def required_parameters(cls: type) -> list[inspect.Parameter]:
     parameters = inspect.signature(cls).parameters.values()
     return [p for p in parameters if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def wants_config(parameter: inspect.Parameter) -> bool:
+    annotation = parameter.annotation
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    return parameter.name in CONFIG_PARAMETERS or (
+        annotation is not parameter.empty and any(word in text for word in CONFIG_ANNOTATIONS)
+    )
 
 
 def config_files(submission: Path) -> list[Path]:
@@ -35,136 +63,186 @@ def config_files(submission: Path) -> list[Path]:
     return sorted(files, key=rank)[:MAX_CONFIGS]
 
 
-def load_config(path: Path) -> Any:
-    """A Hydra composition when the file has a defaults list, otherwise plain OmegaConf."""
-    from omegaconf import OmegaConf
-
-    config = OmegaConf.load(path)
-    if "defaults" not in config:
-        return config
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(path.parent.resolve()), version_base=None):
-        return compose(config_name=path.stem)
-
-
-def _find_key(config: Any, name: str) -> Any:
-    """The first value stored under `name` anywhere in a nested config."""
+def find_key(config: Any, name: str) -> Any:
+    """The first value stored under `name` anywhere in a nested config (UNKNOWN if none)."""
     from omegaconf import DictConfig
 
     if isinstance(config, DictConfig):
         if name in config:
-            return config[name]
+            try:
+                return config[name]
+            except Exception:
+                return UNKNOWN
         for key in config:
-            found = _find_key(config[key], name)
-            if found is not None:
+            try:
+                found = find_key(config[key], name)
+            except Exception:
+                continue
+            if known(found):
                 return found
-    return None
+    return UNKNOWN
 
 
-def _config_attempts(cls: type, submission: Path) -> Iterator[tuple[str, tuple, dict]]:
-    try:
-        from omegaconf import DictConfig
-    except ImportError:
-        return
-    required = required_parameters(cls)
-    for path in config_files(submission):
-        try:
-            config = load_config(path)
-        except Exception:
+@dataclass
+class Attempt:
+    """One way to call the constructor, and what it still lacks."""
+
+    description: str | None  # for the feedback; None: plain `Cls()`
+    args: tuple = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)  # why it cannot be tried
+
+
+class Sources:
+    """The submission's files and configs, parsed and loaded once for all attempts."""
+
+    def __init__(self, submission: Path, package_of: Callable[[Path], str | None]) -> None:
+        self.submission = submission
+        self.files: list[SourceFile] = call_sites.parsed_files(submission, package_of)
+        self.configs = Configs(submission)
+
+    @functools.cached_property
+    def primary_configs(self) -> list[Any]:
+        """What `@hydra.main` hands its function first, then the YAML files by rank."""
+        found = self.configs.hydra_mains(self.files)
+        loaded = [self.configs.file(path) for path in config_files(self.submission)]
+        loaded.sort(
+            key=lambda config: not (known(config) and "defaults" in self.configs.origin.get(id(config), ""))
+        )
+        for config in loaded:
+            if known(config) and all(config is not seen for seen in found):
+                found.append(config)
+        return found
+
+    def origin(self, config: Any) -> str:
+        return self.configs.origin.get(id(config), "your config")
+
+
+def _from_site(cls: type, site: CallSite, sources: Sources) -> Attempt | None:
+    """The call site's arguments bound to the signature and filled in parts."""
+    signature = inspect.signature(cls)
+    parameters = list(signature.parameters.values())
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    takes_any_keyword = any(p.kind == p.VAR_KEYWORD for p in parameters)
+    extra: list[Any] = []
+    given: dict[str, tuple[Any, str]] = {}
+    for index, value in enumerate(site.args):
+        source = site.sources[index].split("=", 1)[1] if "=" in site.sources[index] else site.sources[index]
+        if index < len(positional):
+            given[positional[index].name] = (value, source)
+        elif any(p.kind == p.VAR_POSITIONAL for p in parameters) and known(value):
+            extra.append(value)
+        else:
+            return None  # more arguments than the constructor takes: not this class's call
+    keyword_sources = dict(s.split("=", 1) for s in site.sources if not s.startswith("#"))
+    for name, value in site.kwargs.items():
+        if name in signature.parameters or takes_any_keyword:
+            given[name] = (value, keyword_sources.get(name, name))
+    configs = [*site.configs, *sources.primary_configs]
+    kwargs: dict[str, Any] = {}
+    args: list[Any] = []
+    missing: list[str] = []
+    filled_from: list[str] = []
+    for parameter in parameters:
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
             continue
-        source = path.relative_to(submission).as_posix()
-        if len(required) == 1:
-            yield f"{cls.__name__}(cfg) with cfg from {source}", (config,), {}
+        value, source = given.pop(parameter.name, (UNKNOWN, None))
+        if not known(value):
+            for config in configs:
+                value = find_key(config, parameter.name)
+                if known(value):
+                    filled_from.append(f"`{parameter.name}` from {sources.origin(config)}")
+                    break
+        if not known(value):
+            if parameter.default is parameter.empty:
+                missing.append(f"`{parameter.name}`" + (f" (`{source}`)" if source else ""))
+        elif parameter.kind == parameter.POSITIONAL_ONLY:
+            args.append(value)
+        else:
+            kwargs[parameter.name] = value
+    kwargs.update({name: value for name, (value, _) in given.items() if known(value)})  # **kwargs
+    if not site.args and not site.kwargs and not missing:
+        return Attempt(None)  # `Cls()`: nothing to tell
+    description = f"as in {site.relative}:{site.line}: `{site.text}`"
+    if site.config_files:
+        description += f" with values from {', '.join(site.config_files)}"
+    if filled_from:
+        description += f"; {', '.join(filled_from)}"
+    return Attempt(description, (*args, *extra), kwargs, missing)
+
+
+def _config_attempts(cls: type, sources: Sources) -> Iterator[Attempt]:
+    from omegaconf import DictConfig
+
+    required = required_parameters(cls)
+    for config in sources.primary_configs:
+        origin = sources.origin(config)
+        if len(required) == 1 and wants_config(required[0]):
+            yield Attempt(f"{cls.__name__}(cfg) with cfg from {origin}", (config,))
             for key in config:
                 if isinstance(config[key], DictConfig):
-                    yield f"{cls.__name__}(cfg.{key}) with cfg from {source}", (config[key],), {}
-        values = {p.name: _find_key(config, p.name) for p in required}
-        if all(value is not None for value in values.values()):
+                    yield Attempt(f"{cls.__name__}(cfg.{key}) with cfg from {origin}", (config[key],))
+        values = {p.name: find_key(config, p.name) for p in required}
+        if all(known(value) for value in values.values()):
             names = ", ".join(values)
-            yield f"{cls.__name__}({names}) with values from {source}", (), values
+            yield Attempt(f"{cls.__name__}({names}) with values from {origin}", (), values)
 
 
-def attempts(
-    cls: type, init_kwargs: dict[str, Any], submission: Path
-) -> Iterator[tuple[str | None, tuple, dict]]:
+def attempts(cls: type, init_kwargs: dict[str, Any], sources: Sources) -> Iterator[Attempt]:
+    for site in call_sites.find_call_sites(cls.__name__, sources.files, sources.configs):
+        attempt = _from_site(cls, site, sources)
+        if attempt is not None:
+            yield attempt
     required = required_parameters(cls)
     if not required:
-        yield None, (), {}
+        yield Attempt(None)
         return
     accepted = set(inspect.signature(cls).parameters)
     offered = {k: v for k, v in init_kwargs.items() if k in accepted}
     if all(p.name in offered for p in required):
-        yield f"{cls.__name__}(**rubric arguments)", (), offered
-    yield from _config_attempts(cls, submission)
-
-
-@contextlib.contextmanager
-def missing_files_as_empty(replaced: list[str]) -> Iterator[None]:
-    """While the model is built, data files that are not in the sandbox load as empty arrays.
-
-    Their only use is the module's own `*_dataloader` hooks, which the grader replaces.
-    """
-    import numpy
-    import torch
-
-    real_torch_load, real_numpy_load = torch.load, numpy.load
-
-    def stand_in(real: Callable[..., Any], empty: Callable[[], Any]) -> Callable[..., Any]:
-        def load(file: Any, *args: Any, **kwargs: Any) -> Any:
-            if isinstance(file, str | os.PathLike) and not Path(file).exists():
-                replaced.append(os.fspath(file))
-                return empty()
-            return real(file, *args, **kwargs)
-
-        return load
-
-    torch.load = stand_in(real_torch_load, lambda: torch.empty(0))
-    numpy.load = stand_in(real_numpy_load, lambda: numpy.empty(0))
-    try:
-        yield
-    finally:
-        torch.load, numpy.load = real_torch_load, real_numpy_load
-
-
-def _build_without_data(build: Callable[[], Any], replaced: list[str]) -> Any:
-    with missing_files_as_empty(replaced):
-        return build()
+        yield Attempt(f"{cls.__name__}(**rubric arguments)", (), offered)
+    yield from _config_attempts(cls, sources)
 
 
 def model_factory(
-    cls: type, init_kwargs: dict[str, Any], submission: Path
-) -> tuple[Callable[[], Any], list[str]]:
-    """A factory that builds the model the first way that works, and notes on how."""
-    last_error: BaseException | None = None
-    for description, args, kwargs in attempts(cls, init_kwargs, submission):
-        build = functools.partial(cls, *args, **kwargs)
-        replaced: list[str] = []
-        for factory in (build, functools.partial(_build_without_data, build, replaced)):
-            try:
-                factory()
-            except FileNotFoundError as error:
-                last_error = error
-                continue  # once more with missing data files standing in as empty arrays
-            except (Exception, SystemExit) as error:
-                last_error = error
-                break
-            notes = [f"the model was built as {description}"] if description else []
-            if replaced:
-                files = ", ".join(sorted(set(replaced))[:5])
-                notes.append(
-                    f"data files your constructor loads are not in the sandbox ({files}); they were "
-                    "replaced by empty arrays, and the grader trained on its own data loaders"
-                )
-            return factory, notes
-    if last_error is not None and not required_parameters(cls):
-        raise last_error
+    cls: type,
+    init_kwargs: dict[str, Any],
+    sources: Sources,
+    stand_ins: StandIns | None = None,
+) -> tuple[Callable[[], Any], list[str], tuple[int, ...] | None]:
+    """A factory that builds the model the first way that works, notes on how, and the
+    image shape of the data stand-ins it needed (None: no stand-ins).
+
+    Raises the constructor's own error when a complete call of it raised, else a
+    `TypeError` saying which arguments nothing in the student's code provides.
+    """
+    constructor_error: BaseException | None = None
+    incomplete: list[str] = []
+    for attempt in attempts(cls, init_kwargs, sources):
+        if attempt.missing:
+            incomplete.append(f"{attempt.description} leaves {', '.join(attempt.missing)} unknown")
+            continue
+        build = functools.partial(cls, *attempt.args, **attempt.kwargs)
+        try:
+            if stand_ins is None:
+                build()
+                shape = None
+            else:
+                _, shape = first_that_builds(stand_ins, build)
+        except (Exception, SystemExit) as error:
+            constructor_error = constructor_error or error
+            continue
+        notes = [f"the model was built {attempt.description}"] if attempt.description else []
+        return build, notes, shape
+    if constructor_error is not None:
+        raise constructor_error
     names = ", ".join(p.name for p in required_parameters(cls))
+    why = (
+        "; ".join(incomplete[:3])
+        if incomplete
+        else "nothing in your code calls it with values or has a config with these keys"
+    )
     raise TypeError(
-        f"{cls.__name__}() needs {names}, and neither the rubric nor a config file of yours "
-        f"provided a value that worked (last error: {last_error}); give the arguments defaults"
-        if last_error
-        else f"{cls.__name__}() needs {names}; give the arguments default values"
+        f"{cls.__name__}() needs {names}, and the grader cannot tell their values without running "
+        f"your scripts ({why}); give the arguments default values"
     )

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from grader.contract import CHECKPOINT_DIR, FitRecord, FitSettings
+from grader.contract import CHECKPOINT_DIR, FitRecord, FitSettings, InputLayout
 from grader.runner.harness import inert_logger
-from grader.runner.problems import problem_from
+from grader.runner.problems import GraderFault, problem_from
 
 MAX_RECORDED_STEPS = 2000
+PROGRESS_SAVE_SECONDS = 1.0
+# Test images per forward pass: memory stays small whatever the test split's size.
+PREDICT_BATCH = 256
 
 
 def _number(value: Any) -> float | None:
@@ -24,15 +29,66 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def recorder(pl: Any, settings: FitSettings, record: FitRecord) -> Any:
-    """A callback of the student's package that writes what happened into `record`."""
+def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except Exception as error:
+            raise GraderFault(f"the grader's {type(args[0]).__name__} failed") from error
+
+    return call
+
+
+def guarded(pl: Any, cls: type) -> type:
+    """`cls` with every callback hook marked as the grader's: its failures are not the student's."""
+    hooks = {
+        name: _guarded(getattr(cls, name))
+        for name in vars(pl.Callback)
+        if name.startswith("on_") or name in ("setup", "teardown", "state_dict", "load_state_dict")
+    }
+    return type(cls.__name__, (cls,), hooks)
+
+
+def monitored_checkpoint(pl: Any) -> type:
+    """Lightning's `ModelCheckpoint`, except that a metric the student never logs skips the save.
+
+    Lightning raises when the monitored key is missing, which would end the fit; the missing
+    `val_loss` costs the checkpoint criteria their points, and nothing more.
+    """
+
+    class MonitoredCheckpoint(pl.callbacks.ModelCheckpoint):
+        def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+            if self.monitor in trainer.callback_metrics:
+                super().on_train_epoch_end(trainer, pl_module)
+
+        def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
+            if self.monitor in trainer.callback_metrics:
+                super().on_validation_end(trainer, pl_module)
+
+    return guarded(pl, MonitoredCheckpoint)
+
+
+def recorder(pl: Any, settings: FitSettings, record: FitRecord, save: Callable[[], None]) -> Any:
+    """A callback of the student's package that writes what happened into `record`.
+
+    It saves the report now and then, so a run stopped at the time limit still says how far
+    its fit got.
+    """
 
     class Recorder(pl.Callback):
+        last_saved = time.monotonic()
+
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
             loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
             value = _number(loss)
             if value is not None and len(record.train_losses) < MAX_RECORDED_STEPS:
                 record.train_losses.append(value)
+            record.global_step = trainer.global_step
+            record.epochs_run = trainer.current_epoch
+            if time.monotonic() - self.last_saved > PROGRESS_SAVE_SECONDS:
+                self.last_saved = time.monotonic()
+                save()
 
         def on_validation_epoch_end(self, trainer, pl_module):
             value = _number(trainer.callback_metrics.get(settings.monitor))
@@ -40,7 +96,15 @@ def recorder(pl: Any, settings: FitSettings, record: FitRecord) -> Any:
                 record.val_losses.append(value)
                 record.early_stopping.checks += 1
 
-    return Recorder()
+    return guarded(pl, Recorder)()
+
+
+def max_steps(settings: FitSettings, train_loader: Any) -> int:
+    """The fit's step budget: epochs times the batches the rubric allows per epoch."""
+    batches = len(train_loader)
+    if settings.limit_train_batches is not None:
+        batches = min(batches, settings.limit_train_batches)
+    return settings.max_epochs * batches
 
 
 def fit(
@@ -50,9 +114,11 @@ def fit(
     settings: FitSettings,
     output: Path,
     root: Path,
-) -> FitRecord:
-    record = FitRecord()
-    checkpoint = pl.callbacks.ModelCheckpoint(
+    record: FitRecord,
+    save: Callable[[], None],
+) -> None:
+    """Train `model` with the grader's Trainer, writing what happened into `record`."""
+    checkpoint = monitored_checkpoint(pl)(
         dirpath=output / CHECKPOINT_DIR,
         filename="best",
         monitor=settings.monitor,
@@ -60,13 +126,15 @@ def fit(
         save_top_k=settings.save_top_k,
     )
     # strict=False: a module without `val_loss` still trains, so the other criteria get judged.
-    early_stopping = pl.callbacks.EarlyStopping(
+    early_stopping = guarded(pl, pl.callbacks.EarlyStopping)(
         monitor=settings.monitor, mode=settings.mode, patience=settings.patience, strict=False
     )
+    record.max_steps = max_steps(settings, loaders[0])
     trainer = pl.Trainer(
         accelerator="cpu",
         devices=1,
         max_epochs=settings.max_epochs,
+        max_steps=record.max_steps,
         limit_train_batches=settings.limit_train_batches,
         limit_val_batches=settings.limit_val_batches,
         deterministic=True,
@@ -75,7 +143,7 @@ def fit(
         enable_model_summary=False,
         num_sanity_val_steps=0,
         default_root_dir=output / "lightning",
-        callbacks=[checkpoint, early_stopping, recorder(pl, settings, record)],
+        callbacks=[checkpoint, early_stopping, recorder(pl, settings, record, save)],
     )
     started = time.perf_counter()
     try:
@@ -104,7 +172,6 @@ def fit(
     stopping.wait_count = early_stopping.wait_count
     stopping.stopped_epoch = early_stopping.stopped_epoch
     stopping.best_score = _number(early_stopping.best_score)
-    return record
 
 
 def _keep_weights_only(path: Path) -> None:
@@ -117,13 +184,28 @@ def _keep_weights_only(path: Path) -> None:
     torch.save(kept, path)
 
 
-def predict(model: Any, images: torch.Tensor, batch_size: int) -> list[int]:
+def predict(
+    model: Any, images: Callable[[InputLayout], torch.Tensor], layouts: list[InputLayout]
+) -> tuple[list[int], InputLayout]:
+    """Predicted classes of the test images, fed in the first layout `forward` accepts.
+
+    The layout that trained comes first; `training_step` may reshape the batch itself, so
+    `forward` can want another one.
+    """
     model.eval()
-    predictions = []
-    with torch.no_grad():
-        for chunk in images.split(batch_size):
-            output = model(chunk)
-            if isinstance(output, tuple | list):
-                output = output[0]
-            predictions.append(output.reshape(len(chunk), -1).argmax(dim=1))
-    return torch.cat(predictions).tolist()
+    first_error: Exception | None = None
+    for layout in layouts:
+        shaped = images(layout)
+        try:
+            with torch.no_grad():
+                return [c for chunk in shaped.split(PREDICT_BATCH) for c in _classes(model, chunk)], layout
+        except Exception as error:
+            first_error = first_error or error
+    raise first_error
+
+
+def _classes(model: Any, chunk: torch.Tensor) -> list[int]:
+    output = model(chunk)
+    if isinstance(output, tuple | list):
+        output = output[0]
+    return output.reshape(len(chunk), -1).argmax(dim=1).tolist()

@@ -46,7 +46,9 @@ def candidate_files(submission: Path) -> list[Path]:
     return found
 
 
-def module_name(path: Path, roots: list[Path]) -> str | None:
+def module_names(path: Path, roots: list[Path]) -> list[str]:
+    """Dotted names the file could be imported by, one per import root that holds it."""
+    names = []
     for root in roots:
         try:
             relative = path.relative_to(root).with_suffix("")
@@ -56,16 +58,35 @@ def module_name(path: Path, roots: list[Path]) -> str | None:
         if parts[-1] == "__init__":
             parts.pop()
         if parts and all(part.isidentifier() for part in parts):
-            return ".".join(parts)
-    return None
+            names.append(".".join(parts))
+    return names
+
+
+def package_of(path: Path, roots: list[Path]) -> str | None:
+    """The package a file's relative imports resolve in (None outside any package)."""
+    names = module_names(path, roots)
+    if not names:
+        return None
+    return names[0] if path.name == "__init__.py" else names[0].rpartition(".")[0] or None
+
+
+def _resolves_to(name: str, path: Path) -> bool:
+    """Whether importing `name` gives this file, not a same-named module elsewhere on the path."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (Exception, SystemExit):
+        return False
+    return bool(spec and spec.origin) and Path(spec.origin).resolve() == path.resolve()
 
 
 def import_file(path: Path, roots: list[Path], log: ImportLog) -> ModuleType:
-    name = module_name(path, roots)
-    if name:
-        return importlib.import_module(name)
-    # A file name that is no identifier ("lab 1.py") still imports under a safe alias.
-    alias = "submission_" + "".join(c if c.isalnum() else "_" for c in path.stem)
+    for name in module_names(path, roots):
+        if _resolves_to(name, path):
+            return importlib.import_module(name)
+    # A file name that is no identifier ("lab 1.py"), or one another package shadows (a
+    # top-level `models/` next to `src/models/`), still imports under an alias of its own.
+    relative = path.relative_to(roots[-1]).with_suffix("").as_posix()
+    alias = "submission_" + "".join(c if c.isalnum() else "_" for c in relative)
     loader = SafeLoader(alias, str(path), roots[-1], log)
     spec = importlib.util.spec_from_file_location(alias, path, loader=loader)
     module = importlib.util.module_from_spec(spec)
@@ -84,8 +105,9 @@ def lightning_bases() -> dict[Framework, type]:
 
 
 def choose_module(
-    modules: list[ModuleType], hint: str | None, submission: Path
+    modules: list[ModuleType], hint: str | None, submission: Path, trained: set[str]
 ) -> tuple[type | None, Discovery]:
+    """The class to grade; `trained` are the class names the scripts pass to `Trainer.fit`."""
     bases = lightning_bases()
     own = _own_classes(modules)
     candidates = [c for c in own if any(issubclass(c, b) for b in bases.values())]
@@ -96,9 +118,10 @@ def choose_module(
     if not concrete:
         discovery.reason = "no class defined by the submission subclasses LightningModule"
         return None, discovery
-    chosen, discovery.reason = _pick(concrete, hint, submission)
+    framework = {c: next(name for name, base in bases.items() if issubclass(c, base)) for c in concrete}
+    chosen, discovery.reason = _pick(concrete, hint, submission, trained, lambda c: bases[framework[c]])
     discovery.class_name = chosen.__name__
-    discovery.framework = next(name for name, base in bases.items() if issubclass(chosen, base))
+    discovery.framework = framework[chosen]
     source_file = Path(inspect.getsourcefile(chosen)).resolve()
     discovery.file = source_file.relative_to(submission.resolve()).as_posix()
     discovery.line = inspect.getsourcelines(chosen)[1]
@@ -131,21 +154,32 @@ def _instantiated_names(submission: Path) -> set[str]:
     return names
 
 
-def _pick(concrete: list[type], hint: str | None, submission: Path) -> tuple[type, str]:
+def _pick(
+    concrete: list[type], hint: str | None, submission: Path, trained: set[str], base_of
+) -> tuple[type, str]:
+    """The class the student trains: passed to `Trainer.fit`, else one that defines the
+    training hooks (a wrapper, not the backbone it wraps), then the rubric's name, then the
+    one their code instantiates, then the first that no other class extends."""
     if len(concrete) == 1:
         return concrete[0], f"{concrete[0].__name__} is the only LightningModule defined"
     names = ", ".join(c.__name__ for c in concrete)
-    hinted = [c for c in concrete if hint and c.__name__ == hint]
+    concrete = sorted(concrete, key=lambda c: (inspect.getsourcefile(c) or "", inspect.getsourcelines(c)[1]))
+    fitted = [c for c in concrete if c.__name__ in trained]
+    if fitted:
+        return fitted[0], f"of {names}, {fitted[0].__name__} is the one your code passes to `Trainer.fit`"
+    training = [c for c in concrete if overrides(c, base_of(c), "training_step")]
+    pool = training or concrete
+    hinted = [c for c in pool if hint and c.__name__ == hint]
     if hinted:
         return hinted[0], f"of {names}, {hint} is the class name the rubric asks for"
     # A class that another candidate extends is a base, not the model that was meant.
-    leaves = [c for c in concrete if not any(o is not c and issubclass(o, c) for o in concrete)]
-    leaves.sort(key=lambda c: (inspect.getsourcefile(c) or "", inspect.getsourcelines(c)[1]))
+    leaves = [c for c in pool if not any(o is not c and issubclass(o, c) for o in pool)]
     used = _instantiated_names(submission)
-    trained = [c for c in leaves if c.__name__ in used]
-    if trained:
-        return trained[0], f"of {names}, {trained[0].__name__} is the one your code instantiates"
-    return leaves[0], f"of {names}, {leaves[0].__name__} is the first one no other class extends"
+    instantiated = [c for c in leaves if c.__name__ in used]
+    if instantiated:
+        return instantiated[0], f"of {names}, {instantiated[0].__name__} is the one your code instantiates"
+    what = "that defines `training_step` and " if training and len(training) < len(concrete) else ""
+    return leaves[0], f"of {names}, {leaves[0].__name__} is the first one {what}no other class extends"
 
 
 HOOKS = ("training_step", "validation_step", "configure_optimizers")

@@ -10,14 +10,22 @@ from grader.contract import Problem
 MAX_MESSAGE_CHARS = 600
 
 
-def problem_from(error: BaseException, submission_root: Path) -> Problem:
-    message = f"{type(error).__name__}: {error}".strip()
+class GraderFault(Exception):
+    """Raised by the grader's own code while student code runs (e.g. in its fit callbacks)."""
+
+
+def problem_from(error: BaseException, submission_root: Path, by_grader: bool = False) -> Problem:
+    """`by_grader`: the failure is the grader's unless the traceback passes through student code."""
+    cause = error.__cause__ if isinstance(error, GraderFault) and error.__cause__ else error
+    message = f"{type(cause).__name__}: {cause}".strip()
     if len(message) > MAX_MESSAGE_CHARS:
         message = message[:MAX_MESSAGE_CHARS] + " …"
+    location = _student_location(cause, submission_root)
     return Problem(
-        kind=type(error).__name__,
+        kind=type(cause).__name__,
         message=message,
-        location=_student_location(error, submission_root),
+        location=location,
+        by_grader=isinstance(error, GraderFault) or (by_grader and location is None),
     )
 
 
