@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from grader.host.staging import StagingError, source_fingerprint, stage
-from grader.runner.constructing import model_factory
+from grader.runner.constructing import Sources, model_factory
 from grader.runner.safe_import import plan
 
 
@@ -140,20 +140,25 @@ class NeedsValues:
         self.hidden, self.lr = hidden, lr
 
 
+def factory(cls: type, folder: Path, init_kwargs: dict | None = None):
+    build, notes, _ = model_factory(cls, init_kwargs or {}, Sources(folder, lambda path: None))
+    return build, notes
+
+
 def test_constructor_arguments_come_from_the_students_hydra_config(tmp_path: Path) -> None:
     (tmp_path / "configs" / "model").mkdir(parents=True)
     (tmp_path / "configs" / "config.yaml").write_text("defaults:\n  - model: small\n  - _self_\n")
     (tmp_path / "configs" / "model" / "small.yaml").write_text("hidden: 32\nlr: 0.01\n")
-    build, notes = model_factory(NeedsConfig, {}, tmp_path)
+    build, notes = factory(NeedsConfig, tmp_path)
     assert build().hidden == 32
     assert "configs/config.yaml" in notes[0]
-    build, notes = model_factory(NeedsValues, {}, tmp_path)
+    build, notes = factory(NeedsValues, tmp_path)
     assert (build().hidden, build().lr) == (32, 0.01)
 
 
 def test_constructor_without_a_way_to_build_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="give the arguments default values"):
-        model_factory(NeedsValues, {}, tmp_path)
-    build, notes = model_factory(NeedsValues, {"hidden": 8, "lr": 0.1}, tmp_path)
+        factory(NeedsValues, tmp_path)
+    build, notes = factory(NeedsValues, tmp_path, {"hidden": 8, "lr": 0.1})
     assert build().hidden == 8
     assert "rubric" in notes[0]

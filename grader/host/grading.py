@@ -210,7 +210,12 @@ def status_of(outcome: SandboxOutcome, report: RunReport | None) -> Status:
 MISSING_MODULE = re.compile(r"No module named '(?P<name>[^'.]+)")
 
 
-def import_notes(report: RunReport) -> list[str]:
+def _own_module(folder: Path, name: str) -> bool:
+    """Whether the submission has a module or package of that name (then it is no missing package)."""
+    return any(True for _ in folder.rglob(name)) or any(True for _ in folder.rglob(f"{name}.py"))
+
+
+def import_notes(report: RunReport, folder: Path) -> list[str]:
     notes = list(report.construct_notes) + list(report.adaptations)
     if report.skipped_code:
         shown = "; ".join(report.skipped_code[:MAX_LISTED])
@@ -222,7 +227,7 @@ def import_notes(report: RunReport) -> list[str]:
         notes.append(f"top-level code your model does not need was not run: {shown}{more}")
     for problem in report.failed_code[:MAX_LISTED]:
         missing = MISSING_MODULE.search(problem.message) if problem.kind == "ModuleNotFoundError" else None
-        if missing:
+        if missing and not _own_module(folder, missing["name"]):
             notes.append(
                 f"package `{missing['name']}` is not installed where grading runs; the import at "
                 f"{problem.location} was passed over, and only what needs it cannot be graded"
@@ -292,7 +297,7 @@ def grade(submission: Submission, context: GradingContext) -> GradeResult:
         rubric=rubric,
     )
     criteria = score(rubric, evidence)
-    notes = list(staged.notes) + (import_notes(report) if report else []) + context.time_note()
+    notes = list(staged.notes) + (import_notes(report, staged.folder) if report else []) + context.time_note()
     if report and report.input_layout and report.input_layout != rubric.model.input_layouts[0]:
         notes.append(
             f"your model rejected ({rubric.model.input_layouts[0]}) images; graded with ({report.input_layout})"

@@ -134,7 +134,7 @@ def run(spec: RunSpec, submission: Path, inputs: Path, output: Path, writer: Rep
     import torch
 
     from grader.runner import call_sites, constructing, data, importing, safe_import
-    from grader.runner.stand_ins import IMAGE_SHAPES, StandIns
+    from grader.runner.stand_ins import StandIns
 
     torch.set_num_threads(spec.fit.threads)
     cpu = CpuOnly(torch, submission)
@@ -154,7 +154,7 @@ def run(spec: RunSpec, submission: Path, inputs: Path, output: Path, writer: Rep
         try:
             modules.append(importing.import_file(path, roots, log))
         except (Exception, SystemExit) as error:
-            log.failed.append(problem_from(error, submission))  # costs only what depends on it
+            log.fail(problem_from(error, submission))  # costs only what depends on it
     report.skipped_code, report.failed_code = log.skipped, log.failed
     writer.reached("imported")
 
@@ -172,15 +172,34 @@ def run(spec: RunSpec, submission: Path, inputs: Path, output: Path, writer: Rep
     digits = data.load(inputs)
     stand_ins = StandIns(digits)
     try:
+        build_and_fit(spec, pl, cls, sources, stand_ins, digits, submission, output, writer)
+    finally:
+        report.adaptations[:0] = stand_ins_note(stand_ins) + cpu.note()
+        writer.save()
+
+
+def build_and_fit(
+    spec: RunSpec,
+    pl: Any,
+    cls: type,
+    sources: Any,
+    stand_ins: Any,
+    digits: Any,
+    submission: Path,
+    output: Path,
+    writer: ReportWriter,
+) -> None:
+    from grader.runner import constructing
+    from grader.runner.stand_ins import IMAGE_SHAPES
+
+    report = writer.report
+    try:
         build, report.construct_notes, shape = constructing.model_factory(
             cls, spec.init_kwargs, sources, stand_ins
         )
     except (Exception, SystemExit) as error:
         report.construct_problem = problem_from(error, submission)
-        writer.reached("found")
         return
-    finally:
-        report.adaptations = stand_ins_note(stand_ins) + cpu.note()
 
     def make_model() -> Any:
         pl.seed_everything(spec.fit.seed, verbose=False)
@@ -189,10 +208,7 @@ def run(spec: RunSpec, submission: Path, inputs: Path, output: Path, writer: Rep
     writer.reached("constructed")
     # Data the module loads itself in `setup` or later hooks is stood in for too.
     with stand_ins.active(shape or IMAGE_SHAPES[0]):
-        try:
-            probe_and_fit(spec, pl, make_model, digits, submission, output, writer)
-        finally:
-            report.adaptations = stand_ins_note(stand_ins) + cpu.note()
+        probe_and_fit(spec, pl, make_model, digits, submission, output, writer)
 
 
 def stand_ins_note(stand_ins: Any) -> list[str]:

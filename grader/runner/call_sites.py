@@ -278,12 +278,38 @@ class Configs:
                 with initialize_config_dir(config_dir=str(folder.resolve()), version_base=None):
                     config = compose(config_name=name)
             except Exception:
-                config = UNKNOWN
+                config = self._compose_leniently(folder, name)
             self.loaded[key] = config
             if known(config):
                 relative = (folder / f"{name}.yaml").resolve().relative_to(self.submission.resolve())
                 self.origin[id(config)] = relative.as_posix()
         return self.loaded[key]
+
+    def _compose_leniently(self, folder: Path, name: str) -> Any:
+        """Hydra's composition where Hydra refuses it (a defaults entry whose file is missing):
+        each group option that exists goes under its group's key, the rest is left out."""
+        try:
+            from omegaconf import DictConfig, OmegaConf
+
+            config = OmegaConf.load(folder / f"{name}.yaml")
+            if not isinstance(config, DictConfig):
+                return UNKNOWN
+            defaults = config.pop("defaults", [])
+            parts = []
+            for entry in defaults:
+                if isinstance(entry, str) and entry != "_self_":
+                    path = folder / f"{entry}.yaml"
+                    if path.is_file():
+                        parts.append(OmegaConf.load(path))
+                elif isinstance(entry, DictConfig):
+                    for group, option in entry.items():
+                        path = folder / str(group).split("@")[0].lstrip("/+") / f"{option}.yaml"
+                        if path.is_file() and isinstance(option, str):
+                            loaded = OmegaConf.load(path)
+                            parts.append(OmegaConf.create({str(group).split("@")[0].lstrip("/+"): loaded}))
+            return OmegaConf.merge(*parts, config)
+        except Exception:
+            return UNKNOWN
 
     def hydra_mains(self, files: list[SourceFile]) -> list[Any]:
         """The configs that `@hydra.main` functions receive: the primary configs."""

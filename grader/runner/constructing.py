@@ -83,6 +83,14 @@ def find_key(config: Any, name: str) -> Any:
     return UNKNOWN
 
 
+def config_value(config: Any, parameter: inspect.Parameter) -> Any:
+    """The config's value for a parameter, by name; a whole section only where a config is wanted."""
+    from omegaconf import DictConfig
+
+    value = find_key(config, parameter.name)
+    return UNKNOWN if isinstance(value, DictConfig) and not wants_config(parameter) else value
+
+
 @dataclass
 class Attempt:
     """One way to call the constructor, and what it still lacks."""
@@ -149,7 +157,7 @@ def _from_site(cls: type, site: CallSite, sources: Sources) -> Attempt | None:
         value, source = given.pop(parameter.name, (UNKNOWN, None))
         if not known(value):
             for config in configs:
-                value = find_key(config, parameter.name)
+                value = config_value(config, parameter)
                 if known(value):
                     filled_from.append(f"`{parameter.name}` from {sources.origin(config)}")
                     break
@@ -178,14 +186,14 @@ def _config_attempts(cls: type, sources: Sources) -> Iterator[Attempt]:
     for config in sources.primary_configs:
         origin = sources.origin(config)
         if len(required) == 1 and wants_config(required[0]):
-            yield Attempt(f"{cls.__name__}(cfg) with cfg from {origin}", (config,))
+            yield Attempt(f"as `{cls.__name__}(cfg)` with cfg from {origin}", (config,))
             for key in config:
                 if isinstance(config[key], DictConfig):
-                    yield Attempt(f"{cls.__name__}(cfg.{key}) with cfg from {origin}", (config[key],))
-        values = {p.name: find_key(config, p.name) for p in required}
+                    yield Attempt(f"as `{cls.__name__}(cfg.{key})` with cfg from {origin}", (config[key],))
+        values = {p.name: config_value(config, p) for p in required}
         if all(known(value) for value in values.values()):
             names = ", ".join(values)
-            yield Attempt(f"{cls.__name__}({names}) with values from {origin}", (), values)
+            yield Attempt(f"as `{cls.__name__}({names})` with values from {origin}", (), values)
 
 
 def attempts(cls: type, init_kwargs: dict[str, Any], sources: Sources) -> Iterator[Attempt]:
@@ -200,7 +208,7 @@ def attempts(cls: type, init_kwargs: dict[str, Any], sources: Sources) -> Iterat
     accepted = set(inspect.signature(cls).parameters)
     offered = {k: v for k, v in init_kwargs.items() if k in accepted}
     if all(p.name in offered for p in required):
-        yield Attempt(f"{cls.__name__}(**rubric arguments)", (), offered)
+        yield Attempt(f"as `{cls.__name__}(**rubric arguments)`", (), offered)
     yield from _config_attempts(cls, sources)
 
 

@@ -33,6 +33,11 @@ class ImportLog:
     skipped: list[str] = field(default_factory=list)
     failed: list[Problem] = field(default_factory=list)
 
+    def fail(self, problem: Problem) -> None:
+        """Record a failure once: a module imported under two names fails twice alike."""
+        if problem not in self.failed:
+            self.failed.append(problem)
+
 
 def _defined_names(node: ast.stmt) -> set[str]:
     if isinstance(node, ast.Import | ast.ImportFrom):
@@ -125,13 +130,15 @@ class SafeLoader(importlib.machinery.SourceFileLoader):
         for statement, runs in plan(tree):
             where = f"{relative}:{statement.lineno}"
             if not runs:
-                self.log.skipped.append(f"{where} `{_snippet(source, statement)}`")
+                skipped = f"{where} `{_snippet(source, statement)}`"
+                if skipped not in self.log.skipped:
+                    self.log.skipped.append(skipped)
                 continue
             code = compile(ast.Module(body=[statement], type_ignores=[]), str(path), "exec")
             try:
                 exec(code, module.__dict__)
             except (Exception, SystemExit) as error:
-                self.log.failed.append(problem_from(error, self.root))
+                self.log.fail(problem_from(error, self.root))
 
 
 class SubmissionFinder(importlib.abc.MetaPathFinder):
