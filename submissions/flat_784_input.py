@@ -34,3 +34,12 @@ class MyAwesomeModel(LightningModule):
 
 
 callbacks = [ModelCheckpoint(monitor="val_loss", mode="min"), EarlyStopping(monitor="val_loss", mode="min")]
+
+
+if __name__ == "__main__":
+    from lightning.pytorch import Trainer
+
+    from data import flat_loaders  # our make_dataset.py output, flattened to (N, 784)
+
+    train_loader, val_loader = flat_loaders("data/processed")
+    Trainer(max_epochs=5, callbacks=callbacks).fit(MyAwesomeModel(), train_loader, val_loader)

@@ -135,7 +135,7 @@ def test_reference_scores_full_marks_in_self_check(test_rubric: Path, tmp_path: 
         ("hydra_models_config", "with values from src/models/config/default_config.yaml"),
         ("criterion_arg", "criterion"),
         ("init_loads_data", "data/processed/train_images.pt"),
-        ("datamodule_download", "fit used the grader's data loaders"),
+        ("init_loads_data", "fit used the grader's data loaders"),
         ("missing_package", "package `torchdrift` is not installed"),
         ("cuda_in_step", "GPU calls ran on the CPU"),
         ("notebook_magics", "notebook_magics.ipynb, code cell 4, line 1 `%%time`"),
