@@ -18,9 +18,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from grader.host.data import default_data_dir, make_splits
-from grader.host.discovery import Submission
 from grader.host.grading import GradingContext, grade
+from grader.host.prepare import write_inputs
+from grader.host.prepare.data import default_data_dir, make_splits
+from grader.host.prepare.discovery import Submission
 from grader.paths import project_dir
 from grader.rubric import load_rubric
 from grader.sandbox import SandboxUnavailable, open_sandbox
@@ -78,7 +79,8 @@ def main() -> None:
             except SandboxUnavailable as error:
                 console.print(f"[yellow]{backend}: skipped[/] ({error})")
                 continue
-            context = GradingContext(rubric, splits, sandbox, work / backend)
+            inputs = write_inputs(rubric, splits, work / backend / "inputs")
+            context = GradingContext(rubric, splits, sandbox, work / backend, inputs)
             bare, graded, fit = [], [], []
             for run in range(args.repeat):
                 bare.append(bare_fit_seconds(context.inputs, reference, work / f"bare-{backend}-{run}"))

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Framework = Literal["pytorch_lightning", "lightning.pytorch"]
 InputLayout = Literal["N,1,28,28", "N,28,28", "N,784"]
-RUNNER_STAGES = ("started", "imported", "found", "constructed", "probed", "fitted", "done")
 Stage = Literal["started", "imported", "found", "constructed", "probed", "fitted", "done"]
+RUNNER_STAGES: tuple[Stage, ...] = get_args(Stage)
 
 SPEC_FILE = "spec.json"
 REPORT_FILE = "report.json"
@@ -49,7 +49,7 @@ class RunSpec(Contract):
     fit: FitSettings
     class_hint: str | None = None
     init_kwargs: dict[str, object] = Field(default_factory=dict)
-    input_layouts: list[InputLayout] = Field(default_factory=lambda: ["N,1,28,28"])
+    input_layouts: list[InputLayout] = Field(min_length=1, description="The rubric's, first is the contract.")
 
 
 class Problem(Contract):

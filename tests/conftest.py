@@ -37,7 +37,7 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory):
 def short_fit_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Runner inputs for sandbox tests: real digits, a fit of a few batches."""
     from grader.contract import RunSpec
-    from grader.host.data import make_splits
+    from grader.host.prepare.data import make_splits
     from grader.rubric import load_rubric
 
     rubric = load_rubric("m14")

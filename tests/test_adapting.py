@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.host.staging import StagingError, source_fingerprint, stage
+from grader.host.prepare.staging import StagingError, source_fingerprint, stage
 from grader.runner.constructing import Sources, model_factory
 from grader.runner.safe_import import plan
 
@@ -114,7 +114,7 @@ def test_unsafe_zip_is_refused_and_writes_nothing_outside(
 
 
 def test_zip_bomb_is_refused_while_reading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("grader.host.staging.MAX_ARCHIVE_BYTES", 2**20)
+    monkeypatch.setattr("grader.host.prepare.staging.MAX_ARCHIVE_BYTES", 2**20)
     archive = write_zip(tmp_path / "bomb.zip", {"model.py": b"0" * (3 * 2**20)})
     with pytest.raises(StagingError, match="unpacks to more than"):
         stage(archive, tmp_path / "staged")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.host.grading import read_report
+from grader.host.execute import read_report
 from grader.sandbox.base import SandboxLimits, SandboxOutcome, SandboxRequest
 from grader.sandbox.docker import LABEL, RUNNER_LABEL, DockerSandbox, SandboxUnavailable
 

@@ -17,11 +17,13 @@ from urllib.parse import unquote
 import pytest
 import yaml
 
-from grader.host import reports
-from grader.host.formats import DEFAULT_FORMATS, FORMATS, FormatName, load_results, write_formats
-from grader.host.formats.classroom import write_classroom
-from grader.host.formats.github_actions import neutralise
-from grader.host.formats.gradescope import write_gradescope
+from grader.host.publish import FORMATS, FormatName, publish_batch, read_results
+from grader.host.publish.classroom import write_classroom
+from grader.host.publish.feedback import HIDDEN_MESSAGE, write_feedback
+from grader.host.publish.github_actions import neutralise
+from grader.host.publish.gradebook import write_csv
+from grader.host.publish.gradescope import write_gradescope
+from grader.host.publish.result_files import write_results
 from grader.host.results import CriterionResult, GradeResult, Timings
 from grader.rubric import load_rubric
 from grader.rubric.models import Rubric
@@ -150,7 +152,7 @@ class Page(HTMLParser):
 
 def assert_formats_agree_with_csv(out: Path, results: list[GradeResult], rubric: Rubric) -> None:
     """Every submission's score is the CSV's in Classroom, Gradescope, JUnit and the HTML."""
-    write_formats(["classroom", "gradescope", "junit"], results, rubric, out)
+    publish_batch(["classroom", "gradescope", "junit"], results, rubric, out)
     csv = read_csv(out / "grades.csv")
     assert set(csv) == {r.submission for r in results}
     suites = {s.get("name"): s for s in ET.parse(out / "junit.xml").getroot().iter("testsuite")}
@@ -176,14 +178,13 @@ def assert_formats_agree_with_csv(out: Path, results: list[GradeResult], rubric:
 # --- registry -----------------------------------------------------------------------------
 
 
-def test_registry_names_the_four_formats_and_writes_each_once(tmp_path, rubric, results) -> None:
-    assert set(FORMATS) == {"classroom", "gradescope", "html", "junit"}
-    assert DEFAULT_FORMATS == ("html",)
-    assert [f.value for f in FormatName] == list(FORMATS)
-    assert write_formats(["junit", "junit"], results, rubric, tmp_path) == ["html", "junit"]
+def test_one_registry_names_every_writer_and_writes_each_once(tmp_path, rubric, results) -> None:
+    assert set(FORMATS) == {"json", "feedback", "csv", "classroom", "gradescope", "html", "junit"}
+    assert [f.value for f in FormatName] == ["junit", "gradescope", "classroom"]
+    assert publish_batch(["junit", "junit"], results, rubric, tmp_path) == ["html", "junit"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["junit.xml", "summary.html"]
     with pytest.raises(ValueError, match="unknown format pdf"):
-        write_formats(["pdf"], results, rubric, tmp_path)
+        publish_batch(["pdf"], results, rubric, tmp_path)
 
 
 def test_a_submission_name_that_leaves_its_folder_is_refused(tmp_path, rubric, results) -> None:
@@ -220,7 +221,7 @@ def test_classroom_payload_has_the_reporter_shape_field_by_field(tmp_path, rubri
 
 
 def test_classroom_reporter_computes_the_csv_points(tmp_path, rubric, results) -> None:
-    reports.write_csv(results, rubric, tmp_path)
+    write_csv(results, rubric, tmp_path)
     write_classroom(results, rubric, tmp_path)
     for name, row in read_csv(tmp_path / "grades.csv").items():
         total, max_score = reporter_points((tmp_path / "classroom" / f"{name}.b64").read_text())
@@ -239,7 +240,7 @@ def test_students_never_see_hidden_messages(tmp_path, rubric, results) -> None:
     write_gradescope(results, rubric, tmp_path)
     classroom = json.loads((tmp_path / "classroom" / "bob.json").read_text())
     hidden = next(t for t in classroom["tests"] if t["name"] == HIDDEN)
-    assert hidden["message"] == reports.HIDDEN_MESSAGE and hidden["test_code"] == ""
+    assert hidden["message"] == HIDDEN_MESSAGE and hidden["test_code"] == ""
     assert hidden["score"] == 6.67
     assert SECRET not in (tmp_path / "classroom" / "bob.json").read_text()
     gradescope = json.loads((tmp_path / "gradescope" / "bob.json").read_text())
@@ -287,7 +288,7 @@ def test_neutralise_keeps_ordinary_text() -> None:
 
 
 def run_classroom_entry(out: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "grader.host.formats.action", str(out), *args]
+    command = [sys.executable, "-m", "grader.host.publish.action", str(out), *args]
     return subprocess.run(command, capture_output=True, text=True, env={**os.environ, **env}, cwd=PROJECT)
 
 
@@ -310,7 +311,7 @@ def rubric_file(rubric: Rubric, tmp_path: Path) -> Path:
 def test_action_entry_point_sets_the_output_and_the_summary(tmp_path, rubric, results) -> None:
     out = tmp_path / "out"
     bob = results[1]
-    reports.write_result(bob, out)
+    write_results([bob], rubric, out)
     log = tmp_path / "grade.log"
     log.write_text("Grading bob\n" + INJECTIONS)
     env = action_env(tmp_path)
@@ -347,7 +348,7 @@ def test_action_and_template_workflow_fit_the_reporter() -> None:
     steps = action["runs"]["steps"]
     report = next(s for s in steps if s.get("id") == "report")
     assert "steps.report.outputs.result" in action["outputs"]["result"]["value"]
-    assert "grader.host.formats.action" in report["run"]
+    assert "grader.host.publish.action" in report["run"]
     for step in steps:
         if "run" in step:
             assert step["shell"] == "bash"
@@ -394,7 +395,7 @@ def test_gradescope_results_follow_the_specification(tmp_path, rubric, results) 
 
 
 def test_junit_has_a_suite_per_submission_and_a_case_per_criterion(tmp_path, rubric, results) -> None:
-    write_formats(["junit"], results, rubric, tmp_path)
+    publish_batch(["junit"], results, rubric, tmp_path)
     root = ET.parse(tmp_path / "junit.xml").getroot()
     assert root.tag == "testsuites"
     suites = root.findall("testsuite")
@@ -442,7 +443,7 @@ def svg_of(src: str) -> str:
 
 
 def test_summary_escapes_student_text_and_embeds_its_plots(tmp_path, rubric, results) -> None:
-    write_formats([], results, rubric, tmp_path)
+    publish_batch([], results, rubric, tmp_path)
     text = (tmp_path / "summary.html").read_text()
     page = Page(text)
     assert {name for name, _ in page.tags} <= {
@@ -494,8 +495,8 @@ def run_browser(page: Path, profile: Path, *args: str) -> subprocess.CompletedPr
 def test_summary_shows_plots_and_table_in_a_browser(tmp_path, rubric, results) -> None:
     out = tmp_path / "out"
     for result in results:
-        reports.write_feedback(result, rubric, out)
-    write_formats([], results, rubric, out)
+        write_feedback([result], rubric, out)
+    publish_batch([], results, rubric, out)
     page = out / "summary.html"
 
     dom = run_browser(page, tmp_path / "profile", "--dump-dom")
@@ -527,7 +528,7 @@ def test_summary_shows_plots_and_table_in_a_browser(tmp_path, rubric, results) -
 
 
 def test_every_format_agrees_with_the_csv(tmp_path, rubric, results) -> None:
-    reports.write_csv(results, rubric, tmp_path)
+    write_csv(results, rubric, tmp_path)
     assert_formats_agree_with_csv(tmp_path, results, rubric)
 
 
@@ -540,7 +541,7 @@ def test_formats_agree_with_a_real_grade_run(tmp_path, test_rubric) -> None:
     out = tmp_path / "grades"
     completed = run_grade(submissions, "--rubric", test_rubric, "--out", out, "--sandbox", "none")
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    results = load_results(out)
+    results = list(read_results(out).values())
     assert [r.submission for r in results] == ["correct_lightning", "no_validation_step", "syntax_error"]
     assert [r.status for r in results] == ["ok", "ok", "crashed"]
     assert_formats_agree_with_csv(out, results, load_rubric(str(test_rubric)))

@@ -29,10 +29,11 @@ import psutil
 import pytest
 
 from grader.host.batch import grade_batch
-from grader.host.data import Splits, make_splits
-from grader.host.discovery import Submission, discover
-from grader.host.grading import GradingContext, grade
-from grader.host.reports import feedback_markdown
+from grader.host.grading import GradingContext, Reference, grade
+from grader.host.prepare import write_inputs
+from grader.host.prepare.data import Splits, make_splits
+from grader.host.prepare.discovery import Submission, discover
+from grader.host.publish.feedback import feedback_markdown
 from grader.host.results import GradeResult
 from grader.rubric import Rubric, load_rubric
 from grader.sandbox import Sandbox, SandboxUnavailable, open_sandbox
@@ -150,17 +151,17 @@ def graders(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Graders]:
     workdir = tmp_path_factory.mktemp(f"work-{sandbox.name}")
+    inputs = write_inputs(rubric, splits, workdir / "inputs")
+    reference = Reference(REFERENCE_ACCURACY, seconds=None)
     graders = Graders(
         sandbox=sandbox,
         rubric=rubric,
-        normal=GradingContext(rubric, splits, sandbox, workdir),
-        short=GradingContext(short_rubric, splits, sandbox, workdir),
+        normal=GradingContext(rubric, splits, sandbox, workdir, inputs, reference),
+        short=GradingContext(short_rubric, splits, sandbox, workdir, inputs, reference),
         canaries=canaries,
         basetemp=tmp_path_factory.getbasetemp(),
         students=tmp_path_factory.mktemp(f"students-{sandbox.name}"),
     )
-    for context in (graders.normal, graders.short):
-        context.reference_accuracy = REFERENCE_ACCURACY
     yield graders
     shutil.rmtree(workdir / "submissions", ignore_errors=True)  # large outputs do not outlive the module
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.host.data import make_splits
-from grader.host.discovery import discover
-from grader.host.staging import stage
-from grader.host.static_checks import scan
+from grader.host.judge.static_checks import scan
+from grader.host.prepare.data import make_splits
+from grader.host.prepare.discovery import discover
+from grader.host.prepare.staging import stage
 from grader.rubric import load_rubric
 
 

@@ -16,7 +16,7 @@ import pytest
 
 import grader
 from grader.contract import REPORT_FILE
-from grader.host.grading import read_report
+from grader.host.execute import read_report
 from grader.sandbox import process
 from grader.sandbox.base import SandboxLimits, SandboxOutcome, SandboxRequest, SandboxUnavailable
 from grader.sandbox.process import ProcessSandbox

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from grader.contract import REPORT_FILE, FitRecord, RunReport, SignedReport, StepProbe, signature
-from grader.host.grading import read_report
-from grader.host.scoring import Evidence, score
-from grader.host.static_checks import SourceFacts
+from grader.host.execute import read_report
+from grader.host.judge.scoring import Evidence, score
+from grader.host.judge.static_checks import SourceFacts
 from grader.rubric import Rubric, load_rubric
 
 

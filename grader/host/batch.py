@@ -13,13 +13,12 @@ from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from pydantic import ValidationError
-
-from grader.host import reports
-from grader.host.discovery import Submission
-from grader.host.grading import GradingContext, grade, rejected
+from grader.host.grading import GradingContext, grade
+from grader.host.judge import rejected
+from grader.host.prepare.discovery import Submission
+from grader.host.prepare.staging import source_fingerprint
+from grader.host.publish import publish_gradebook, publish_graded, read_results
 from grader.host.results import GradeResult
-from grader.host.staging import source_fingerprint
 
 
 def grader_version() -> str:
@@ -35,23 +34,11 @@ def fingerprint(submission: Submission, context: GradingContext) -> str:
         source_fingerprint(submission.path),
         context.rubric.model_dump_json(),
         context.splits.fingerprint,
-        repr(context.reference_accuracy),
+        repr(context.reference.accuracy if context.reference else None),
         grader_version(),
     ):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()[:24]
-
-
-def previous_results(out: Path) -> dict[str, GradeResult]:
-    """Results of an earlier run into the same folder; unreadable ones are regraded."""
-    found = {}
-    for path in sorted((out / "results").glob("*.json")):
-        try:
-            result = GradeResult.model_validate_json(path.read_bytes())
-        except (ValidationError, OSError):
-            continue
-        found[result.submission] = result
-    return found
 
 
 def grade_one_safely(submission: Submission, context: GradingContext) -> GradeResult:
@@ -73,7 +60,7 @@ def grade_batch(
     force: bool = False,
 ) -> list[GradeResult]:
     """Grade each submission, or keep its earlier result when nothing changed (`kept`)."""
-    earlier = {} if force else previous_results(out)
+    earlier = {} if force else read_results(out)
     results: list[GradeResult] = []
     for submission in submissions:
         key = fingerprint(submission, context)
@@ -82,9 +69,10 @@ def grade_batch(
         if not kept:
             result = grade_one_safely(submission, context).model_copy(update={"fingerprint": key})
             shutil.rmtree(context.work_folder(submission.name), ignore_errors=True)  # disk: checkpoints
-            reports.write_result(result, out)
-            reports.write_feedback(result, context.rubric, out)
         results.append(result)
-        reports.write_csv(results, context.rubric, out)
+        if kept:
+            publish_gradebook(results, context.rubric, out)
+        else:
+            publish_graded(result, results, context.rubric, out)
         on_graded(result, kept)
     return results

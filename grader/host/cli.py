@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -13,13 +14,14 @@ from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from grader.host import reports
 from grader.host.batch import grade_batch
-from grader.host.data import DataError, default_data_dir, make_splits
-from grader.host.discovery import Submission, discover, submission_name
-from grader.host.formats import FormatName, write_formats
 from grader.host.grading import GradingContext
-from grader.host.reference import ReferenceUnavailable, measure_reference
+from grader.host.prepare import write_inputs
+from grader.host.prepare.data import DataError, default_data_dir, make_splits
+from grader.host.prepare.discovery import Submission, discover, submission_name
+from grader.host.prepare.reference import ReferenceUnavailable, measure_reference
+from grader.host.publish import FormatName, publish_batch
+from grader.host.publish.feedback import feedback_markdown
 from grader.host.results import GradeResult
 from grader.rubric import RubricError, load_rubric, rubric_schema
 from grader.sandbox import SandboxUnavailable, open_sandbox
@@ -122,10 +124,11 @@ def grade(
         raise fail(f"no submissions in {path} (folders, .py, .ipynb or .zip files)")
 
     with tempfile.TemporaryDirectory(prefix="grader-") as workdir:
-        context = GradingContext(loaded, splits, backend, Path(workdir))
+        inputs = write_inputs(loaded, splits, Path(workdir) / "inputs")
+        context = GradingContext(loaded, splits, backend, Path(workdir), inputs)
         with console.status("Training the reference solution (cached after the first run)…"):
             try:
-                measure_reference(context)
+                context = replace(context, reference=measure_reference(context))
             except ReferenceUnavailable as error:
                 raise fail(str(error)) from None
         progress = Progress(
@@ -149,10 +152,10 @@ def grade(
 
             results = grade_batch(submissions, context, out, on_graded=advance, force=force or self_check)
 
-    written = write_formats([f.value for f in formats or []], results, loaded, out)
+    written = publish_batch([f.value for f in formats or []], results, loaded, out)
     faults = [r.submission for r in results if r.status == "grader_error"]
     if self_check:
-        console.print(Markdown(reports.feedback_markdown(results[0], loaded)))
+        console.print(Markdown(feedback_markdown(results[0], loaded)))
     else:
         console.print(summary_table(results))
     console.print(

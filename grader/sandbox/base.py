@@ -7,7 +7,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -37,7 +37,7 @@ class SandboxLimits:
     output_bytes: int
     max_processes: int = 256
     max_file_mb: int = 512
-    max_output_mb: int = 1024
+    disk_mb: int = 1024  # what a run may write into its output folder in all
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,6 @@ class SandboxOutcome:
     peak_memory_mb: float | None = None
     stdout: str = ""
     stderr: str = ""
-    notes: list[str] = field(default_factory=list)
 
 
 class Sandbox(Protocol):
@@ -76,6 +75,17 @@ class Sandbox(Protocol):
         """Raise `SandboxUnavailable`, saying how to fix it, when the backend cannot run here."""
 
     def run(self, request: SandboxRequest) -> SandboxOutcome: ...
+
+
+def process_env(request: SandboxRequest) -> dict[str, str]:
+    """The environment of a runner started as a host process: the allow-list and the sandbox's own."""
+    env = {k: os.environ[k] for k in ALLOWED_ENV if k in os.environ}
+    env.update(SANDBOX_ENV)
+    env.update(thread_env(request.limits.threads))
+    env["HOME"] = str(request.output)
+    env["TMPDIR"] = str(request.output)
+    env["MPLCONFIGDIR"] = str(request.output)
+    return env
 
 
 def runner_command(submission: str, inputs: str, output: str, python: str = sys.executable) -> list[str]:

@@ -199,7 +199,7 @@ class DockerSandbox:
         # A thread: a runner that reads less than it is sent must not stall the clock.
         threading.Thread(target=_send_stdin, args=(stream, request.stdin), daemon=True).start()
         outcome = SandboxOutcome(backend=self.name, exit_code=None, wall_seconds=0.0)
-        watch = OutputWatch(request.output, limits.max_output_mb, lambda: _kill(container))
+        watch = OutputWatch(request.output, limits.disk_mb, lambda: _kill(container))
         watch.start()
         try:
             container.wait(timeout=limits.wall_seconds)
@@ -219,7 +219,6 @@ class DockerSandbox:
         _raw_socket(stream).close()
         outcome.peak_memory_mb = memory.peak_mb()
         outcome.stdout, outcome.stderr = stdout.text(), stderr.text()
-        outcome.notes.append(f"image {self.image} ({container.attrs['Image'][7:19]})")
         return outcome
 
 

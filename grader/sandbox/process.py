@@ -23,14 +23,39 @@ import time
 from pathlib import Path
 
 import grader
-from grader.sandbox.base import SandboxOutcome, SandboxRequest, SandboxUnavailable, runner_command
-from grader.sandbox.local import sandbox_env, supervise
+from grader.sandbox.base import (
+    SandboxLimits,
+    SandboxOutcome,
+    SandboxRequest,
+    SandboxUnavailable,
+    process_env,
+    runner_command,
+)
+from grader.sandbox.supervise import supervise
 
 SUBMISSION, INPUTS, OUTPUT = "/sandbox/submission", "/sandbox/input", "/sandbox/output"
 HOME = "/tmp/home"
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/fonts")
 CGROUP_MEMORY = Path("/sys/fs/cgroup/memory")
+# The cgroup is a backstop behind the resident-memory watchdog, which stops a run first and
+# says `out_of_memory`. The cgroup also counts the run's tmpfs and page cache, which the
+# watchdog does not: a quarter more, and 256 MB for the interpreter's own files.
+CGROUP_HEADROOM = 1.25
+CGROUP_EXTRA_MB = 256
+# RLIMIT_CPU is a backstop behind the wall clock. Each thread may use the whole wall time, and
+# half as much again plus 10 s covers start-up: the wall clock is always what stops a run.
+CPU_HEADROOM = 1.5
+CPU_EXTRA_SECONDS = 10
+
+
+def cgroup_limit_mb(memory_mb: int) -> int:
+    return int(memory_mb * CGROUP_HEADROOM) + CGROUP_EXTRA_MB
+
+
+def cpu_seconds(limits: SandboxLimits) -> int:
+    return int(limits.wall_seconds * max(limits.threads, 1) * CPU_HEADROOM) + CPU_EXTRA_SECONDS
+
 
 # First thing inside the sandbox. RLIMIT_NPROC is set here because, in a user namespace,
 # it counts the namespace's processes only when set after the namespace exists. As root it
@@ -209,15 +234,14 @@ class ProcessSandbox:
         gid = uid if as_root else os.getgid()
         if as_root:  # the runner's uid must be able to write its output
             os.chown(request.output, uid, gid)
-        # Headroom over the watchdog's limit: the cgroup also counts tmpfs and page cache.
-        cgroup = _MemoryCgroup(limits.memory_mb * 5 // 4 + 256, enabled=as_root)
+        cgroup = _MemoryCgroup(cgroup_limit_mb(limits.memory_mb), enabled=as_root)
         fds: list[int] = []
         try:
             fds = [
                 _memfd(f"sandbox:x:{uid}:{gid}:sandbox:{HOME}:/usr/sbin/nologin\n"),
                 _memfd(f"sandbox:x:{gid}:\n"),
             ]
-            env = sandbox_env(request) | {"HOME": HOME, "TMPDIR": "/tmp", "MPLCONFIGDIR": HOME}
+            env = process_env(request) | {"HOME": HOME, "TMPDIR": "/tmp", "MPLCONFIGDIR": HOME}
             process = subprocess.Popen(
                 _command(request, as_root, uid, *fds),
                 stdin=subprocess.PIPE,
@@ -264,8 +288,7 @@ def _command(request: SandboxRequest, as_root: bool, uid: int, passwd: int, grou
         *[sys.executable, "-I", "-S", "-c", BOOTSTRAP],
         str(limits.max_processes),
         str(limits.max_file_mb * 2**20),
-        # Per process, a backstop for the wall clock: threads can burn CPU in parallel.
-        str(int(limits.wall_seconds * max(limits.threads, 1) * 1.5) + 10),
+        str(cpu_seconds(limits)),
         str(uid if as_root else 0),  # as root, BOOTSTRAP drops to this uid
         *runner_command(SUBMISSION, INPUTS, OUTPUT),
     ]

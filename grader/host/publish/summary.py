@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from jinja2 import Environment
 
-from grader.host.formats.common import file_stem, number
+from grader.host.publish.common import file_stem, number
 from grader.host.results import STATUS_MEANING, GradeResult
 from grader.rubric.models import Rubric
 

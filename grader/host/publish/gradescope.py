@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.host.formats.common import number, targets, with_suffix, write_json
+from grader.host.publish.common import number, targets, with_suffix, write_json
 from grader.host.results import STATUS_MEANING, CriterionResult, GradeResult
 from grader.rubric.models import Rubric
 

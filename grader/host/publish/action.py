@@ -1,6 +1,6 @@
 """The reporting step of the GitHub action (`action.yml`), after `grade --self-check`:
 
-    python -m grader.host.formats.action OUT_DIR --rubric m14 --log grade.log
+    python -m grader.host.publish.action OUT_DIR --rubric m14 --log grade.log
 
 prints grade's captured output with workflow commands neutralised, writes `classroom.json`
 and `classroom.b64` into OUT_DIR, sets the step output `result` for GitHub Classroom's
@@ -17,9 +17,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from grader.host.formats.classroom import classroom_payload, encode, error_payload, write_payload
-from grader.host.formats.common import load_results, number
-from grader.host.formats.github_actions import append_summary, neutralise, set_output
+from grader.host.publish.classroom import classroom_payload, encode, error_payload, write_payload
+from grader.host.publish.common import markdown_cell, number, read_results
+from grader.host.publish.github_actions import append_summary, neutralise, set_output
 from grader.rubric import RubricError, load_rubric
 from grader.rubric.models import Rubric
 
@@ -28,16 +28,11 @@ ADVISORY = (
 )
 
 
-def _cell(text: str) -> str:
-    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return escaped.replace("|", "\\|").replace("\n", " ")
-
-
 def summary_markdown(payload: dict, rubric: Rubric) -> str:
     max_points = {c.id: c.points for c in rubric.criteria}
     score = sum(t["score"] for t in payload["tests"])
     lines = [
-        f"### {_cell(rubric.title)}: {number(score)} / {number(payload['max_score'])}",
+        f"### {markdown_cell(rubric.title)}: {number(score)} / {number(payload['max_score'])}",
         "",
         "| | Criterion | Points | What the grader found |",
         "|---|---|---|---|",
@@ -45,13 +40,13 @@ def summary_markdown(payload: dict, rubric: Rubric) -> str:
     for test in payload["tests"]:
         mark = "✅" if test["status"] == "pass" else "❌"
         points = f"{number(test['score'])} / {number(max_points.get(test['name'], 0))}"
-        lines.append(f"| {mark} | `{test['name']}` | {points} | {_cell(test['message'])} |")
+        lines.append(f"| {mark} | `{test['name']}` | {points} | {markdown_cell(test['message'])} |")
     return "\n".join([*lines, "", ADVISORY, ""]) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m grader.host.formats.action",
+        prog="python -m grader.host.publish.action",
         description="Report a `grade --self-check` run to GitHub Classroom from a GitHub Actions step.",
     )
     parser.add_argument("out", type=Path, help="the --out folder of the grade run")
@@ -65,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     except RubricError as error:
         print(neutralise(f"error: {error}"), file=sys.stderr)
         return 2
-    results = load_results(args.out)
+    results = list(read_results(args.out).values())
     if len(results) > 1:
         print(f"error: {args.out} holds {len(results)} results; expected one", file=sys.stderr)
         return 2

@@ -1,9 +1,12 @@
-"""What the format writers share: where per-submission files go, and reading results back."""
+"""What the writers share: file names, numbers and table cells as every report shows them,
+and reading results back."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from pydantic import ValidationError
 
 from grader.host.results import GradeResult
 
@@ -35,10 +38,22 @@ def write_json(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def load_results(out: Path) -> list[GradeResult]:
-    """The results a `grade` run wrote into `out/results/`, by submission name."""
-    paths = sorted((out / "results").glob("*.json"))
-    return [GradeResult.model_validate_json(p.read_text(encoding="utf-8")) for p in paths]
+def read_results(out: Path) -> dict[str, GradeResult]:
+    """The results a `grade` run wrote into `out/results/`, by submission; unreadable ones are left out."""
+    found = {}
+    for path in sorted((out / "results").glob("*.json")):
+        try:
+            result = GradeResult.model_validate_json(path.read_bytes())
+        except (ValidationError, OSError):
+            continue
+        found[result.submission] = result
+    return found
+
+
+def markdown_cell(text: str) -> str:
+    """Text for one cell of a Markdown table: no HTML, no column breaks, one line."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escaped.replace("|", "\\|").replace("\n", " ")
 
 
 def number(value: float) -> str:

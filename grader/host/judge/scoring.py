@@ -10,16 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import fmean
-from typing import Literal
 
-from grader.contract import RUNNER_STAGES, Problem, RunReport, Stage
-from grader.host.checkpoint import CheckpointFacts
+from grader.contract import Problem, RunReport
+from grader.host.execute.checkpoint import CheckpointFacts
+from grader.host.judge.static_checks import SourceFacts
+from grader.host.judge.verdict import Need, blocker, where
 from grader.host.results import CriterionResult
-from grader.host.static_checks import SourceFacts
 from grader.rubric.models import Criterion, Rubric
-
-# A runner stage, or "trained": the fit ran to its end without raising.
-Need = Stage | Literal["trained"]
 
 
 @dataclass
@@ -37,18 +34,7 @@ class Evidence:
         return self.rubric.fit.monitor
 
     def blocker(self, needs: Need | None) -> str | None:
-        """Why the evidence a check needs is missing, or None when it can judge."""
-        if needs is None:
-            return None
-        stage = "fitted" if needs == "trained" else needs
-        if self.report is None or RUNNER_STAGES.index(self.report.stage) < RUNNER_STAGES.index(stage):
-            return self.stop_reason or "grading stopped early"
-        fit_problem = self.report.fit.problem
-        if needs in ("trained", "done") and fit_problem and not self.report.fit.completed:
-            if fit_problem.by_grader:
-                return "the grader's own fit failed, not your code"
-            return f"`Trainer.fit` raised `{fit_problem.kind}`{_where(fit_problem.location)}, see `fit-completes`"
-        return None
+        return blocker(self.report, self.stop_reason, needs)
 
 
 @dataclass(frozen=True)
@@ -113,15 +99,11 @@ def score(rubric: Rubric, evidence: Evidence) -> list[CriterionResult]:
     return results
 
 
-def _where(location: str | None) -> str:
-    return f" at {location}" if location else ""
-
-
 def _raised(what: str, problem: Problem) -> Verdict:
     where = problem.location or "your code"
     return Verdict(
         0.0,
-        f"`{what}` raised `{problem.message}`{_where(problem.location)}.",
+        f"`{what}` raised `{problem.message}`{where(problem.location)}.",
         fix=f"Fix the `{problem.kind}` at {where} first; run one training step locally to see the full traceback.",
     )
 
@@ -324,7 +306,7 @@ def _accuracy(criterion: Criterion, evidence: Evidence) -> Verdict:
     if evidence.accuracy is None:
         problem = evidence.report.predict_problem
         why = (
-            f"`forward` raised `{problem.message}`{_where(problem.location)}"
+            f"`forward` raised `{problem.message}`{where(problem.location)}"
             if problem
             else "no valid predictions"
         )

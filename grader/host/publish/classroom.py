@@ -3,7 +3,7 @@
 The reporter decodes base64 JSON `{"version": 1, "status", "max_score", "tests": [...]}`,
 sums `tests[].score` against `max_score` and prints each failed test's name and message to
 the job log, so every text in it is neutralised. One test per rubric criterion. The GitHub
-action hands it over with `python -m grader.host.formats.action` (see that module).
+action hands it over with `python -m grader.host.publish.action` (see that module).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import base64
 import json
 from pathlib import Path
 
-from grader.host.formats.common import targets, with_suffix, write_json
-from grader.host.formats.github_actions import neutralise
-from grader.host.reports import HIDDEN_MESSAGE
+from grader.host.publish.common import targets, with_suffix, write_json
+from grader.host.publish.feedback import HIDDEN_MESSAGE
+from grader.host.publish.github_actions import neutralise
 from grader.host.results import CriterionResult, GradeResult
 from grader.rubric.models import Rubric
 

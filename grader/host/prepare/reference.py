@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import asdict
 from pathlib import Path
 
-from grader.host.discovery import Submission
-from grader.host.grading import GradingContext, grade
+from grader.host.grading import GradingContext, Reference, grade
+from grader.host.prepare.discovery import Submission
 from grader.paths import cache_dir, project_dir
 
 
@@ -35,27 +36,20 @@ def cache_key(context: GradingContext, folder: Path) -> str:
     return digest.hexdigest()[:20]
 
 
-def measure_reference(context: GradingContext) -> None:
-    """Sets the context's reference accuracy and run time, trained now or read from the cache."""
+def measure_reference(context: GradingContext) -> Reference:
+    """The reference's accuracy and run time on this machine, trained now or read from the cache."""
     folder = reference_folder(context)
     cached = cache_dir() / "reference" / f"{context.rubric.id}-{cache_key(context, folder)}.json"
     if cached.is_file():
         known = json.loads(cached.read_text())
-        context.reference_accuracy = float(known["accuracy"])
-        context.reference_seconds = known.get("seconds")
-        return
+        return Reference(float(known["accuracy"]), known.get("seconds"))
     result = grade(Submission("reference", folder), context)
     if result.accuracy is None:
         raise ReferenceUnavailable(
             f"the reference solution in {folder} did not produce predictions: "
             f"{result.status_reason or result.status}"
         )
-    context.reference_accuracy = result.accuracy
-    context.reference_seconds = result.timings.sandbox_seconds
+    reference = Reference(result.accuracy, result.timings.sandbox_seconds)
     cached.parent.mkdir(parents=True, exist_ok=True)
-    record = {
-        "accuracy": result.accuracy,
-        "seconds": context.reference_seconds,
-        "source": context.splits.source,
-    }
-    cached.write_text(json.dumps(record))
+    cached.write_text(json.dumps({**asdict(reference), "source": context.splits.source}))
+    return reference

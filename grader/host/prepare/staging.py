@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from grader.host import notebooks
+from grader.host.prepare import notebooks
 
 # Tooling, environments and run artefacts: never part of what is graded.
 SKIPPED_DIRS = {

@@ -10,7 +10,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from grader.host.formats.common import number
+from grader.host.publish.common import number
 from grader.host.results import GradeResult
 from grader.rubric.models import Rubric
 

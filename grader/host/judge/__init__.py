@@ -1,0 +1,146 @@
+"""Step 3, judge: from what came back, the status, the points of every criterion and the notes."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from grader.contract import RunReport
+from grader.host.execute import Execution
+from grader.host.judge.scoring import Evidence, score
+from grader.host.judge.static_checks import scan
+from grader.host.judge.verdict import status_of, status_reason, stop_reason
+from grader.host.prepare.discovery import Submission
+from grader.host.prepare.staging import Staged
+from grader.host.results import CriterionResult, GradeResult, Timings
+from grader.rubric.models import Rubric, UsesCallbacks
+
+if TYPE_CHECKING:
+    from grader.host.grading import GradingContext
+
+MAX_LISTED = 5
+MISSING_MODULE = re.compile(r"No module named '(?P<name>[^'.]+)")
+
+
+def accuracy(report: RunReport | None, labels: np.ndarray) -> float | None:
+    predictions = report.predictions if report else None
+    if predictions is None or len(predictions) != len(labels):
+        return None
+    return float(np.mean(np.asarray(predictions) == labels))
+
+
+def _own_module(folder: Path, name: str) -> bool:
+    """Whether the submission has a module or package of that name (then it is no missing package)."""
+    return any(True for _ in folder.rglob(name)) or any(True for _ in folder.rglob(f"{name}.py"))
+
+
+def import_notes(report: RunReport, folder: Path) -> list[str]:
+    notes = list(report.construct_notes) + list(report.adaptations)
+    if report.skipped_code:
+        shown = "; ".join(report.skipped_code[:MAX_LISTED])
+        hidden = len(report.skipped_code) - MAX_LISTED
+        more = f" (and {hidden} more)" if hidden > 0 else ""
+        notes.append(f"top-level code your model does not need was not run: {shown}{more}")
+    for problem in report.failed_code[:MAX_LISTED]:
+        missing = MISSING_MODULE.search(problem.message) if problem.kind == "ModuleNotFoundError" else None
+        if missing and not _own_module(folder, missing["name"]):
+            notes.append(
+                f"package `{missing['name']}` is not installed where grading runs; the import at "
+                f"{problem.location} was passed over, and only what needs it cannot be graded"
+            )
+        else:
+            notes.append(
+                f"top-level code at {problem.location} failed and was passed over: `{problem.message}`"
+            )
+    return notes
+
+
+def layout_note(report: RunReport, rubric: Rubric) -> list[str]:
+    contract = rubric.model.input_layouts[0]
+    if report.input_layout and report.input_layout != contract:
+        return [f"your model rejected ({contract}) images; graded with ({report.input_layout})"]
+    return []
+
+
+def callback_names(rubric: Rubric) -> set[str]:
+    return {name for c in rubric.criteria if isinstance(c, UsesCallbacks) for name in c.callbacks}
+
+
+def judge(
+    submission: Submission, staged: Staged, run: Execution, context: GradingContext, started: float
+) -> GradeResult:
+    rubric, report, outcome = context.rubric, run.report, run.outcome
+    reference = context.reference.accuracy if context.reference else None
+    evidence = Evidence(
+        report=report,
+        stop_reason=stop_reason(outcome, report, context.wall_seconds, rubric.limits),
+        source=scan(staged.folder, callback_names(rubric)),
+        checkpoint=run.checkpoint,
+        accuracy=accuracy(report, context.splits.test.labels),
+        reference_accuracy=reference,
+        rubric=rubric,
+    )
+    criteria = [
+        c.model_copy(update={"message": staged.in_notebooks(c.message)}) for c in score(rubric, evidence)
+    ]
+    notes = list(staged.notes) + context.time_note()
+    if report:
+        notes += import_notes(report, staged.folder) + layout_note(report, rubric)
+    fitted = report is not None and report.stage in ("fitted", "done")
+    return GradeResult(
+        submission=submission.name,
+        rubric=rubric.id,
+        score=round(sum(c.points for c in criteria), 2),
+        max_score=rubric.max_score,
+        status=status_of(outcome, report),
+        status_reason=staged.in_notebooks(status_reason(evidence.stop_reason, report)),
+        backend=outcome.backend,
+        graded_class=report.discovery.class_name if report else None,
+        framework=report.discovery.framework if report else None,
+        input_layout=report.input_layout if report else None,
+        accuracy=evidence.accuracy,
+        reference_accuracy=reference,
+        criteria=criteria,
+        notes=[staged.in_notebooks(note) for note in notes],
+        timings=Timings(
+            total_seconds=round(time.perf_counter() - started, 2),
+            sandbox_seconds=round(outcome.wall_seconds, 2),
+            fit_seconds=round(report.fit.seconds, 2) if report and report.fit.seconds else None,
+            stages=report.timings if report else {},
+        ),
+        peak_memory_mb=outcome.peak_memory_mb,
+        fit=report.fit if fitted else None,
+        stdout=outcome.stdout,
+        stderr=outcome.stderr,
+    )
+
+
+def rejected(submission: Submission, context: GradingContext, reason: str, started: float) -> GradeResult:
+    """Not gradable as handed in: every criterion gets 0 points and the reason."""
+    rubric = context.rubric
+    criteria = [
+        CriterionResult(
+            id=c.id,
+            points=0.0,
+            max_points=c.points,
+            message=f"Not judged: {reason}.",
+            description=c.description,
+            hint=c.hint,
+            hidden=c.hidden,
+        )
+        for c in rubric.criteria
+    ]
+    return GradeResult(
+        submission=submission.name,
+        rubric=rubric.id,
+        score=0.0,
+        max_score=rubric.max_score,
+        status="rejected",
+        status_reason=reason,
+        criteria=criteria,
+        timings=Timings(total_seconds=round(time.perf_counter() - started, 2)),
+    )

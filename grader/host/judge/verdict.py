@@ -1,0 +1,129 @@
+"""What a run means, decided in one place: its status, the reason it stopped, and why a
+criterion's evidence is missing. The runner says where and why it stopped (`RunReport.stage`
+with `import_problem`, `construct_problem`, `runner_problem`, the fit's `problem`); the
+sandbox says whether it was stopped (time, memory, disk)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from grader.contract import RUNNER_STAGES, Problem, RunReport, Stage
+from grader.host.results import Status
+from grader.sandbox import SandboxOutcome
+from grader.sandbox.base import OutputWatch
+
+# A runner stage, or "trained": the fit ran to its end without raising.
+Need = Stage | Literal["trained"]
+NEXT_STEP = {
+    "started": "importing your code",
+    "imported": "looking for your LightningModule",
+    "found": "building your model",
+    "constructed": "calling `training_step`, `validation_step` and `configure_optimizers`",
+    "probed": "the `Trainer.fit`",
+    "fitted": "predicting the held-out digits",
+}
+
+
+def grader_fault(report: RunReport | None) -> Problem | None:
+    """A failure of the grader's own code during the run: never the student's fault."""
+    if report is None:
+        return None
+    for problem in (report.runner_problem, report.fit.problem):
+        if problem and problem.by_grader:
+            return problem
+    return None
+
+
+def where(location: str | None) -> str:
+    return f" at {location}" if location else ""
+
+
+def brief(problem: Problem) -> str:
+    return f"`{problem.kind}`{where(problem.location)}"
+
+
+def _no_class(report: RunReport) -> bool:
+    return report.stage == "found" and report.discovery.class_name is None and not report.import_problem
+
+
+def stop_reason(outcome: SandboxOutcome, report: RunReport | None, wall_seconds: float, limits) -> str | None:
+    """Why the runner did not reach its end, in the student's terms (None when it did)."""
+    if report and report.stage == "done":
+        return None
+    during = f" during {NEXT_STEP[report.stage]}" if report else ""
+    if report and report.stage == "probed" and report.fit.max_steps:
+        during += f" (step {report.fit.global_step} of {report.fit.max_steps})"
+    if outcome.timed_out:
+        return f"grading stopped at the time limit of {wall_seconds:g} s{during}"
+    if outcome.out_of_memory:
+        return f"grading stopped at the memory limit of {limits.memory_mb} MB{during}"
+    if outcome.output_exceeded:
+        return (
+            f"grading stopped{during}: your code wrote more than {limits.disk_mb} MB or "
+            f"{OutputWatch.MAX_ENTRIES} files into its working folder"
+        )
+    if report is None:
+        return "the run ended without a valid result (it crashed, exited early, or its result file was tampered with)"
+    if report.import_problem:
+        return f"your code could not be imported ({brief(report.import_problem)})"
+    if _no_class(report):
+        return "no `LightningModule` subclass was found in your code"
+    if report.construct_problem:
+        return f"your model could not be built ({brief(report.construct_problem)})"
+    if report.runner_problem and not report.runner_problem.by_grader:
+        return f"your code raised {brief(report.runner_problem)}{during}"
+    if report.runner_problem:
+        return f"the grader itself failed{during}, not your code"
+    return f"the run ended unexpectedly (exit code {outcome.exit_code}){during}"
+
+
+def status_of(outcome: SandboxOutcome, report: RunReport | None) -> Status:
+    if outcome.timed_out:
+        return "timeout"
+    if outcome.out_of_memory:
+        return "out_of_memory"
+    if grader_fault(report):
+        return "grader_error"
+    if outcome.output_exceeded:
+        return "crashed"
+    if report and _no_class(report):
+        return "rejected"
+    if report is None or report.stage != "done":
+        return "crashed"
+    if report.fit.problem or report.training_step.problem:
+        return "crashed"
+    return "ok"
+
+
+def status_reason(stop: str | None, report: RunReport | None) -> str:
+    """The headline of the feedback: why the run stopped, or which of the student's code raised."""
+    fault = grader_fault(report)
+    if fault:
+        return f"the grader itself failed, not your code ({fault.message}); your instructor will regrade it"
+    if stop:
+        problem = report and (report.import_problem or report.construct_problem)
+        return stop + (f": {problem.message}" if problem else "")
+    if report is None:
+        return ""
+    for what, problem in (
+        ("`training_step`", report.training_step.problem),
+        ("`Trainer.fit`", report.fit.problem),
+    ):
+        if problem:
+            return f"{what} raised{where(problem.location)}: {problem.message}"
+    return ""
+
+
+def blocker(report: RunReport | None, stop: str | None, needs: Need | None) -> str | None:
+    """Why the evidence a check needs is missing, or None when it can judge."""
+    if needs is None:
+        return None
+    stage = "fitted" if needs == "trained" else needs
+    if report is None or RUNNER_STAGES.index(report.stage) < RUNNER_STAGES.index(stage):
+        return stop or "grading stopped early"
+    fit_problem = report.fit.problem
+    if needs in ("trained", "done") and fit_problem and not report.fit.completed:
+        if fit_problem.by_grader:
+            return "the grader's own fit failed, not your code"
+        return f"`Trainer.fit` raised `{fit_problem.kind}`{where(fit_problem.location)}, see `fit-completes`"
+    return None

@@ -1,0 +1,33 @@
+"""Step 1, prepare: what a batch shares (digits, spec, reference) and each submission's copy."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from grader.contract import SPEC_FILE, RunSpec
+from grader.host.prepare.data import Splits
+from grader.host.prepare.discovery import Submission
+from grader.host.prepare.staging import Staged, stage
+from grader.rubric.models import Rubric
+
+
+def write_inputs(rubric: Rubric, splits: Splits, folder: Path) -> Path:
+    """The runner's inputs, identical for every submission: digits without test labels, and the spec."""
+    splits.write_inputs(folder)
+    spec = RunSpec(
+        fit=rubric.fit_settings(),
+        class_hint=rubric.model.class_hint,
+        init_kwargs=rubric.model.init_kwargs,
+        input_layouts=rubric.model.input_layouts,
+    )
+    (folder / SPEC_FILE).write_text(spec.model_dump_json(), encoding="utf-8")
+    return folder
+
+
+def stage_submission(submission: Submission, work: Path) -> Staged:
+    """A fresh private copy of the submission in `work/submission`, with `work/output` empty."""
+    shutil.rmtree(work, ignore_errors=True)
+    staged = stage(submission.path, work / "submission")
+    (work / "output").mkdir()
+    return staged
