@@ -1,10 +1,16 @@
-"""Shared set-up: offline, private caches, and one graded batch of the samples per session."""
+"""Shared set-up: offline, private caches, and one graded batch of the samples per session.
+
+The samples are graded once, by the README's own command; every test that needs graded
+samples reads that run. CI grades them itself before the suite and passes its output in
+`GRADER_SAMPLE_GRADES`, so they are graded once per CI run too.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +20,19 @@ import yaml
 
 PROJECT = Path(__file__).resolve().parent.parent
 SAMPLES = PROJECT / "submissions"
-# Short enough that the never-finishing sample does not dominate the suite.
+SAMPLE_GRADES_ENV = "GRADER_SAMPLE_GRADES"
+# Short enough that a hostile sample that never finishes does not dominate the suite.
 TEST_WALL_SECONDS = 90
+
+
+# A test that uses one of these trains a model or starts a sandbox: it is `slow`.
+SLOW_FIXTURES = {"sandbox", "graders", "graded_samples", "short_fit_inputs", "inputs"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -78,13 +95,22 @@ def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def grade_samples(out: Path, rubric: Path, sandbox: str) -> Path:
-    completed = run_grade(SAMPLES, "--rubric", rubric, "--out", out, "--sandbox", sandbox)
+@pytest.fixture(scope="session")
+def graded_samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`grade submissions/ --rubric m14` with the default sandbox, run once per session."""
+    given = os.environ.get(SAMPLE_GRADES_ENV)
+    if given:
+        assert (Path(given) / "grades.csv").is_file(), f"{SAMPLE_GRADES_ENV}={given} holds no grades.csv"
+        return Path(given)
+    out = tmp_path_factory.mktemp("grades")
+    completed = run_grade(SAMPLES, "--rubric", "m14", "--out", out)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     return out
 
 
-@pytest.fixture(scope="session")
-def graded_samples(tmp_path_factory: pytest.TempPathFactory, test_rubric: Path) -> Path:
-    """The samples graded in the process sandbox, the one every machine here has."""
-    return grade_samples(tmp_path_factory.mktemp("grades"), test_rubric, "process")
+def graded_copy(graded: Path, destination: Path) -> tuple[Path, Path]:
+    """A copy of the samples and of their grades, for tests that grade them again."""
+    submissions, out = destination / "submissions", destination / "grades"
+    shutil.copytree(SAMPLES, submissions, ignore=shutil.ignore_patterns("hostile"))
+    shutil.copytree(graded, out)
+    return submissions, out

@@ -450,6 +450,7 @@ def test_infinite_loop_in_training_step_times_out(graders: Graders) -> None:
     assert result.status == "timeout"
     assert f"time limit of {SHORT_WALL_SECONDS} s" in result.status_reason
     assert "Trainer.fit" in result.status_reason
+    assert re.search(r"\(step \d+ of \d+\)", result.status_reason), result.status_reason
     assert result.timings.sandbox_seconds < SHORT_WALL_SECONDS + 15
     # The probes ran before the loop started: their points stay.
     assert_only_earned(result, PROBED | STATIC, "time limit")

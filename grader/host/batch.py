@@ -7,11 +7,15 @@ fingerprint changed, so an interrupted batch loses nothing and resumes where it 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+
+import psutil
 
 from grader.host.grading import GradingContext, grade
 from grader.host.judge import rejected
@@ -19,6 +23,26 @@ from grader.host.prepare.discovery import Submission
 from grader.host.prepare.staging import source_fingerprint
 from grader.host.publish import publish_gradebook, publish_graded, read_results
 from grader.host.results import GradeResult
+from grader.rubric.models import Rubric
+
+# Host memory kept free beside the sandboxes: the grader itself and the page cache.
+HOST_RESERVE_MB = 1024
+
+
+def plan_workers(rubric: Rubric, submissions: int, jobs: int | None) -> tuple[int, Rubric]:
+    """How many submissions to grade at once, and the rubric with the threads each run gets.
+
+    By default one worker per core, never more than free memory holds at the rubric's
+    memory limit each. Workers share the cores: with more threads than cores, OpenMP's
+    spinning threads make a fit many times slower, so each gets cores / workers threads.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if jobs is None:
+        free_mb = psutil.virtual_memory().available // 2**20 - HOST_RESERVE_MB
+        jobs = max(1, min(cores, free_mb // rubric.limits.memory_mb, submissions))
+    threads = max(1, min(rubric.limits.threads, cores // jobs))
+    limits = rubric.limits.model_copy(update={"threads": threads})
+    return jobs, rubric.model_copy(update={"limits": limits})
 
 
 def grader_version() -> str:
@@ -58,21 +82,42 @@ def grade_batch(
     out: Path,
     on_graded: Callable[[GradeResult, bool], None] = lambda result, kept: None,
     force: bool = False,
+    jobs: int = 1,
 ) -> list[GradeResult]:
-    """Grade each submission, or keep its earlier result when nothing changed (`kept`)."""
+    """Grade each submission, or keep its earlier result when nothing changed (`kept`).
+
+    `jobs` submissions are graded at once, each in its own sandbox; every result is
+    published as soon as it exists, and the gradebook keeps its rows in name order.
+    """
     earlier = {} if force else read_results(out)
     results: list[GradeResult] = []
+    to_grade: list[tuple[Submission, str]] = []
     for submission in submissions:
         key = fingerprint(submission, context)
         result = earlier.get(submission.name)
-        kept = result is not None and result.fingerprint == key
-        if not kept:
-            result = grade_one_safely(submission, context).model_copy(update={"fingerprint": key})
-            shutil.rmtree(context.work_folder(submission.name), ignore_errors=True)  # disk: checkpoints
-        results.append(result)
-        if kept:
+        if result is not None and result.fingerprint == key:
+            results.append(result)
             publish_gradebook(results, context.rubric, out)
+            on_graded(result, True)
         else:
-            publish_graded(result, results, context.rubric, out)
-        on_graded(result, kept)
-    return results
+            to_grade.append((submission, key))
+
+    def graded(submission: Submission, key: str) -> GradeResult:
+        result = grade_one_safely(submission, context).model_copy(update={"fingerprint": key})
+        shutil.rmtree(context.work_folder(submission.name), ignore_errors=True)  # disk: checkpoints
+        return result
+
+    with ThreadPoolExecutor(max_workers=max(jobs, 1), thread_name_prefix="grade") as pool:
+        # Threads suffice: each one waits on its sandbox, a separate process or container.
+        futures = [pool.submit(graded, submission, key) for submission, key in to_grade]
+        try:
+            for future in as_completed(futures):
+                result = future.result()
+                results.append(result)
+                publish_graded(result, results, context.rubric, out)
+                on_graded(result, False)
+        except BaseException:
+            for future in futures:
+                future.cancel()  # Ctrl-C: what was graded is written; the rest never starts
+            raise
+    return sorted(results, key=lambda r: r.submission)

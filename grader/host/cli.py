@@ -14,7 +14,7 @@ from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from grader.host.batch import grade_batch
+from grader.host.batch import grade_batch, plan_workers
 from grader.host.grading import GradingContext
 from grader.host.prepare import write_inputs
 from grader.host.prepare.data import DataError, default_data_dir, make_splits
@@ -95,6 +95,16 @@ def grade(
     force: Annotated[
         bool, typer.Option("--force", help="Regrade every submission, also the unchanged ones.")
     ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Submissions graded at once, each in its own sandbox [default: one per core, as memory allows].",
+            show_default=False,
+        ),
+    ] = None,
     print_schema: Annotated[
         bool, typer.Option("--rubric-schema", help="Print the rubric JSON Schema and exit.")
     ] = False,
@@ -122,6 +132,7 @@ def grade(
     submissions = [Submission(submission_name(path), path)] if self_check else discover(path)
     if not submissions:
         raise fail(f"no submissions in {path} (folders, .py, .ipynb or .zip files)")
+    jobs, loaded = plan_workers(loaded, len(submissions), jobs)
 
     with tempfile.TemporaryDirectory(prefix="grader-") as workdir:
         inputs = write_inputs(loaded, splits, Path(workdir) / "inputs")
@@ -150,7 +161,9 @@ def grade(
                 )
                 progress.advance(task)
 
-            results = grade_batch(submissions, context, out, on_graded=advance, force=force or self_check)
+            results = grade_batch(
+                submissions, context, out, on_graded=advance, force=force or self_check, jobs=jobs
+            )
 
     written = publish_batch([f.value for f in formats or []], results, loaded, out)
     faults = [r.submission for r in results if r.status == "grader_error"]
