@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +71,70 @@ def test_static_scan_finds_callbacks_and_monitors(tmp_path: Path) -> None:
     assert [(s.where(), s.monitor) for s in facts.calls["ModelCheckpoint"]] == [("train.py:3", "?")]
     assert [(s.where(), s.monitor) for s in facts.calls["EarlyStopping"]] == [("train.py:4", "val_acc")]
     assert facts.unparsable == ["broken.py"]
+
+
+def test_only_callbacks_that_reach_a_trainer_count(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text(
+        textwrap.dedent(
+            """
+            from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+            def callbacks():
+                checkpoint = ModelCheckpoint(monitor="val_loss")
+                return [checkpoint]
+            unused = EarlyStopping(monitor="val_loss")
+            stopping = EarlyStopping(monitor="val_loss")
+            extra = []
+            extra.append(stopping)
+            trainer = Trainer(callbacks=callbacks() + extra)
+            """
+        )
+    )
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "trainer.yaml").write_text(
+        "checkpoint:\n  _target_: pytorch_lightning.callbacks.ModelCheckpoint\n  monitor: val_acc\n"
+    )
+    facts = scan(tmp_path, {"ModelCheckpoint", "EarlyStopping"})
+    reach = {name: [(s.where(), s.reaches_trainer) for s in sites] for name, sites in facts.calls.items()}
+    assert reach["ModelCheckpoint"] == [("train.py:4", True), ("configs/trainer.yaml:2", True)]
+    assert reach["EarlyStopping"] == [("train.py:6", False), ("train.py:7", True)]
+    assert facts.calls["ModelCheckpoint"][1].monitor == "val_acc"
+
+
+def test_notebook_magics_are_neutralised_line_for_line(tmp_path: Path) -> None:
+    cells = [
+        "!pip install lightning\n%matplotlib inline\nimport torch",
+        "%%time\nclass MyAwesomeModel:\n    pass",
+        "%%bash\nls -la",
+        "model = MyAwesomeModel()\nmodel?\nfiles = !ls\nif True:\n    !nvidia-smi",
+    ]
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "id": str(i),
+                "metadata": {},
+                "execution_count": None,
+                "outputs": [],
+                "source": c,
+            }
+            for i, c in enumerate(cells)
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path = tmp_path / "lab.ipynb"
+    path.write_text(json.dumps(notebook))
+    staged = stage(path, tmp_path / "staged")
+    source = (staged.folder / "lab.py").read_text()
+    ast.parse(source)  # plain Python now
+    assert "class MyAwesomeModel:" in source and "files = None" in source
+    assert "# ls -la" in source  # a shell cell is commented out whole
+    assert "lab.ipynb, code cell 1, line 1 `!pip install lightning`" in staged.notes[0]
+    assert "code cell 4, line 2 `model?`; and 2 more" in staged.notes[0]
+    lines = source.splitlines()
+    model_line = next(n for n, line in enumerate(lines, 1) if line.startswith("model = MyAwesomeModel()"))
+    assert staged.in_notebooks(f"lab.py:{model_line + 1}") == "lab.ipynb, code cell 4, line 2"
 
 
 def test_splits_are_seeded_real_digits_and_test_labels_stay_home(tmp_path: Path) -> None:

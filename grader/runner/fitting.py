@@ -145,6 +145,7 @@ def fit(
         default_root_dir=output / "lightning",
         callbacks=[checkpoint, early_stopping, recorder(pl, settings, record, save)],
     )
+    save()  # the step budget is known: a time-out from here on says how far the fit got
     started = time.perf_counter()
     try:
         trainer.fit(model, train_dataloaders=loaders[0], val_dataloaders=loaders[1])

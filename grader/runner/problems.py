@@ -25,7 +25,8 @@ def problem_from(error: BaseException, submission_root: Path, by_grader: bool = 
         kind=type(cause).__name__,
         message=message,
         location=location,
-        by_grader=isinstance(error, GraderFault) or (by_grader and location is None),
+        # Raised in the grader's code, and not by student code it called (their hooks).
+        by_grader=(by_grader or isinstance(error, GraderFault)) and location is None,
     )
 
 
