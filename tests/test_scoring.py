@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.contract import REPORT_FILE, FitRecord, RunReport, SignedReport, StepProbe, signature
+from grader.contract import REPORT_FILE, FitRecord, Problem, RunReport, SignedReport, StepProbe, signature
 from grader.host.execute import read_report
 from grader.host.judge.scoring import Evidence, score
 from grader.host.judge.static_checks import SourceFacts
@@ -106,3 +106,17 @@ def test_rubric_decides_what_an_adapted_input_shape_costs() -> None:
     result = next(r for r in score(strict, evidence(report, rubric=strict)) if r.id == "training-step")
     assert result.points == 9
     assert "60%" in result.message
+
+
+def test_a_hook_that_raised_names_the_error_and_where_to_fix_it() -> None:
+    problem = Problem(kind="KeyError", message="KeyError: 'img'", location="model.py:12")
+    report = RunReport(
+        stage="done",
+        training_step=StepProbe(defined=True, problem=problem),
+        fit=FitRecord(completed=False, problem=problem),
+    )
+    results = {r.id: r for r in score(load_rubric("m14"), evidence(report))}
+    for criterion in ("training-step", "fit-completes"):
+        assert results[criterion].points == 0
+        assert "KeyError: 'img'` at model.py:12" in results[criterion].message
+        assert results[criterion].hint.startswith("Fix the `KeyError` at model.py:12 first")

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import errno
 import traceback
 from pathlib import Path
 
 from grader.contract import Problem
 
 MAX_MESSAGE_CHARS = 600
+
+
+# The run's own resources running out (its disk, its file size, its memory): the student's
+# code used them up, even when the grader's code was the one that hit the limit.
+EXHAUSTED = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EMFILE, errno.ENOMEM}
+
+
+def _exhausted(error: BaseException) -> bool:
+    return isinstance(error, MemoryError) or (isinstance(error, OSError) and error.errno in EXHAUSTED)
 
 
 class GraderFault(Exception):
@@ -26,7 +36,9 @@ def problem_from(error: BaseException, submission_root: Path, by_grader: bool = 
         message=message,
         location=location,
         # Raised in the grader's code, and not by student code it called (their hooks).
-        by_grader=(by_grader or isinstance(error, GraderFault)) and location is None,
+        by_grader=(by_grader or isinstance(error, GraderFault))
+        and location is None
+        and not _exhausted(cause),
     )
 
 

@@ -100,11 +100,11 @@ def score(rubric: Rubric, evidence: Evidence) -> list[CriterionResult]:
 
 
 def _raised(what: str, problem: Problem) -> Verdict:
-    where = problem.location or "your code"
+    place = problem.location or "your code"
     return Verdict(
         0.0,
         f"`{what}` raised `{problem.message}`{where(problem.location)}.",
-        fix=f"Fix the `{problem.kind}` at {where} first; run one training step locally to see the full traceback.",
+        fix=f"Fix the `{problem.kind}` at {place} first; run one training step locally to see the full traceback.",
     )
 
 
