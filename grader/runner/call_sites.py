@@ -22,6 +22,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from grader.syntax import called_name
+
 IGNORED_PARTS = {"__pycache__"}
 TEST_PARTS = {"tests", "test"}
 MAX_SITES = 20
@@ -126,14 +128,6 @@ def parsed_files(submission: Path, package_of: Callable[[Path], str | None]) -> 
     return files
 
 
-def _called_name(call: ast.Call) -> str | None:
-    if isinstance(call.func, ast.Name):
-        return call.func.id
-    if isinstance(call.func, ast.Attribute):
-        return call.func.attr
-    return None
-
-
 def find_call_sites(class_name: str, files: list[SourceFile], configs: Configs) -> list[CallSite]:
     """Every place that builds `class_name`, the training scripts' first, tests' last."""
     sites = []
@@ -144,7 +138,7 @@ def find_call_sites(class_name: str, files: list[SourceFile], configs: Configs) 
         for node in ast.walk(file.tree):
             if not isinstance(node, ast.Call):
                 continue
-            name = _called_name(node)
+            name = called_name(node)
             if name == class_name:
                 site = _direct_site(node, file, configs)
             elif name == "instantiate" and node.args:
@@ -411,7 +405,7 @@ class Evaluator:
         return UNKNOWN if value is None and _is_config(owner) else value
 
     def _call(self, node: ast.Call) -> Any:
-        name = _called_name(node)
+        name = called_name(node)
         if name in ("parse_args", "parse_known_args"):
             defaults = self.argparse_defaults()
             return (defaults, []) if name == "parse_known_args" else defaults
@@ -536,7 +530,7 @@ class Evaluator:
         """A parameter without a default: what the file's own call of the function passes."""
         index = [a.arg for a in positional].index(name) if name in [a.arg for a in positional] else None
         for node in ast.walk(self.file.tree):
-            if not (isinstance(node, ast.Call) and _called_name(node) == function.name):
+            if not (isinstance(node, ast.Call) and called_name(node) == function.name):
                 continue
             passed = next((k.value for k in node.keywords if k.arg == name), None)
             if passed is None and index is not None and index < len(node.args):
@@ -553,7 +547,7 @@ class Evaluator:
 
     def _option_default(self, node: ast.AST) -> Any:
         """A parameter default; `typer.Option(0.001, ...)` gives its first argument."""
-        if isinstance(node, ast.Call) and _called_name(node) in ("Option", "Argument"):
+        if isinstance(node, ast.Call) and called_name(node) in ("Option", "Argument"):
             for keyword in node.keywords:
                 if keyword.arg == "default":
                     return self.value(keyword.value)
@@ -562,7 +556,7 @@ class Evaluator:
 
     def _click_default(self, function: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> Any:
         for decorator in function.decorator_list:
-            if not (isinstance(decorator, ast.Call) and _called_name(decorator) in ("option", "argument")):
+            if not (isinstance(decorator, ast.Call) and called_name(decorator) in ("option", "argument")):
                 continue
             flags = [
                 a.value for a in decorator.args if isinstance(a, ast.Constant) and isinstance(a.value, str)
@@ -576,7 +570,7 @@ class Evaluator:
     def hydra_config(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> Any | None:
         """The composed config a `@hydra.main(...)` function receives; None without one."""
         for decorator in function.decorator_list:
-            if not (isinstance(decorator, ast.Call) and _called_name(decorator) == "main"):
+            if not (isinstance(decorator, ast.Call) and called_name(decorator) == "main"):
                 continue
             if "hydra" not in ast.unparse(decorator.func):
                 continue
@@ -610,7 +604,7 @@ class Evaluator:
         """What `parser.parse_args()` gives without command-line flags: each option's default."""
         values: dict[str, Any] = {}
         for node in ast.walk(self.file.tree):
-            if not (isinstance(node, ast.Call) and _called_name(node) == "add_argument" and node.args):
+            if not (isinstance(node, ast.Call) and called_name(node) == "add_argument" and node.args):
                 continue
             flags = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
             options = {k.arg: k.value for k in node.keywords if k.arg}
@@ -765,7 +759,7 @@ def _constructed_name(node: ast.AST | None) -> str | None:
         if isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Call):
             node = node.func.value
             continue
-        return _called_name(node)
+        return called_name(node)
     return None
 
 

@@ -58,9 +58,11 @@ def _how_to_fix(image: str) -> str:
 
 
 def runner_fingerprint() -> str:
-    """The contract and runner sources, hashed as .ci/docker-setup.sh labels the image."""
+    """The sources the runner runs (contract, syntax helpers, runner), hashed as
+    .ci/docker-setup.sh labels the image."""
     root = Path(grader.__file__).resolve().parent.parent
-    files = [root / "grader" / "contract.py", *(root / "grader" / "runner").rglob("*.py")]
+    shared = [root / "grader" / name for name in ("contract.py", "syntax.py")]
+    files = [*shared, *(root / "grader" / "runner").rglob("*.py")]
     digest = hashlib.sha256()
     for path in sorted(files, key=lambda p: p.relative_to(root).as_posix().encode()):
         digest.update(path.read_bytes())

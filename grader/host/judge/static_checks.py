@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from grader.syntax import called_name
+
 MAX_SOURCE_BYTES = 2 * 2**20
 LIST_METHODS = ("append", "extend", "insert")
 
@@ -34,14 +36,6 @@ class CallSite:
 class SourceFacts:
     calls: dict[str, list[CallSite]] = field(default_factory=dict)
     unparsable: list[str] = field(default_factory=list)
-
-
-def _called_name(call: ast.Call) -> str | None:
-    if isinstance(call.func, ast.Name):
-        return call.func.id
-    if isinstance(call.func, ast.Attribute):
-        return call.func.attr
-    return None
 
 
 def _monitor(call: ast.Call) -> str | None:
@@ -106,7 +100,7 @@ def _reaching(modules: list[_Module]) -> set[int]:
             continue
         regions.add(id(region))
         for call in (n for n in ast.walk(region) if isinstance(n, ast.Call)):
-            pending += [(module, value) for value in returns.get(_called_name(call) or "", [])]
+            pending += [(module, value) for value in returns.get(called_name(call) or "", [])]
         new = _names(region) - flowing[module.relative]
         if not new:
             continue
@@ -174,10 +168,10 @@ def scan(folder: Path, names: set[str]) -> SourceFacts:
     reaching = _reaching(modules)
     for module in modules:
         for node in ast.walk(module.tree):
-            if isinstance(node, ast.Call) and _called_name(node) in names:
+            if isinstance(node, ast.Call) and called_name(node) in names:
                 reaches = id(node) in reaching or any(id(a) in reaching for a in module.ancestors(node))
                 site = CallSite(module.relative, node.lineno, _monitor(node), reaches)
-                facts.calls[_called_name(node)].append(site)
+                facts.calls[called_name(node)].append(site)
     passes_callbacks = bool(reaching)
     for path in sorted([*folder.rglob("*.yaml"), *folder.rglob("*.yml")]):
         if path.stat().st_size <= MAX_SOURCE_BYTES:
