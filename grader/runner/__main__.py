@@ -29,8 +29,6 @@ from grader.contract import (
 )
 from grader.runner.problems import problem_from
 
-MAX_LISTED = 5
-
 
 class ReportWriter:
     """Rewrites the signed report atomically after every stage, so a kill loses only that stage."""
@@ -54,64 +52,6 @@ class ReportWriter:
         os.replace(partial, self.path)
 
 
-class CpuOnly:
-    """`.cuda()` and `.to("cuda")` in a student's code run on the CPU: grading has no GPU.
-
-    Where the student's code asked for the GPU is recorded for the feedback.
-    """
-
-    def __init__(self, torch: Any, submission: Path) -> None:
-        self.torch, self.submission = torch, str(submission)
-        self.places: list[str] = []
-
-    def install(self) -> None:
-        torch = self.torch
-        for owner in (torch.Tensor, torch.nn.Module):
-            real_to = owner.to
-            owner.cuda = self._cuda()
-            owner.to = self._to(real_to)
-
-    def _record(self, what: str) -> None:
-        frame = sys._getframe(2)
-        while frame and not frame.f_code.co_filename.startswith(self.submission):
-            frame = frame.f_back
-        if frame:
-            relative = os.path.relpath(frame.f_code.co_filename, self.submission)
-            place = f"`{what}` at {relative}:{frame.f_lineno}"
-            if place not in self.places:
-                self.places.append(place)
-
-    def _cuda(self) -> Any:
-        def cuda(module_or_tensor: Any, *args: Any, **kwargs: Any) -> Any:
-            self._record(".cuda()")
-            return module_or_tensor
-
-        return cuda
-
-    def _to(self, real_to: Any) -> Any:
-        torch = self.torch
-
-        def is_gpu(value: Any) -> bool:
-            return (isinstance(value, str) and value.startswith("cuda")) or (
-                isinstance(value, torch.device) and value.type == "cuda"
-            )
-
-        def to(module_or_tensor: Any, *args: Any, **kwargs: Any) -> Any:
-            if any(map(is_gpu, args)) or is_gpu(kwargs.get("device")):
-                self._record('.to("cuda")')
-                args = tuple("cpu" if is_gpu(a) else a for a in args)
-                kwargs = {k: ("cpu" if is_gpu(v) else v) for k, v in kwargs.items()}
-            return real_to(module_or_tensor, *args, **kwargs)
-
-        return to
-
-    def note(self) -> list[str]:
-        if not self.places:
-            return []
-        shown = ", ".join(self.places[:MAX_LISTED])
-        return [f"GPU calls ran on the CPU, which grading uses: {shown}"]
-
-
 def quiet_frameworks() -> None:
     """Lightning's banners and warnings would bury the student's own output."""
     warnings.filterwarnings("ignore")
@@ -133,11 +73,11 @@ def run(spec: RunSpec, submission: Path, inputs: Path, output: Path, writer: Rep
     # Imported lazily: the nonce is already read, and the stages above stay light.
     import torch
 
-    from grader.runner import call_sites, constructing, data, importing, safe_import
+    from grader.runner import call_sites, constructing, data, devices, importing, safe_import
     from grader.runner.stand_ins import StandIns
 
     torch.set_num_threads(spec.fit.threads)
-    cpu = CpuOnly(torch, submission)
+    cpu = devices.CpuOnly(torch, submission)
     cpu.install()
     quiet_frameworks()
     roots = importing.import_roots(submission)
@@ -174,7 +114,7 @@ def run(spec: RunSpec, submission: Path, inputs: Path, output: Path, writer: Rep
     try:
         build_and_fit(spec, pl, cls, sources, stand_ins, digits, submission, output, writer)
     finally:
-        report.adaptations[:0] = stand_ins_note(stand_ins) + cpu.note()
+        report.adaptations[:0] = stand_ins.note() + cpu.note()
         writer.save()
 
 
@@ -209,16 +149,6 @@ def build_and_fit(
     # Data the module loads itself in `setup` or later hooks is stood in for too.
     with stand_ins.active(shape or IMAGE_SHAPES[0]):
         probe_and_fit(spec, pl, make_model, digits, submission, output, writer)
-
-
-def stand_ins_note(stand_ins: Any) -> list[str]:
-    if not stand_ins.replaced:
-        return []
-    files = ", ".join(sorted(set(stand_ins.replaced))[:MAX_LISTED])
-    return [
-        f"data your code loads is not in the sandbox ({files}); the grader's own training digits "
-        "stood in for it, and the fit used the grader's data loaders"
-    ]
 
 
 def probe_and_fit(

@@ -29,6 +29,7 @@ LABEL_WORDS = re.compile(r"(^|[^a-z])(y|labels?|targets?|classes)([^a-z]|$)")
 IMAGE_WORDS = re.compile(r"(^|[^a-z])(x|images?|imgs?|data|inputs?|features)([^a-z]|$)")
 # torchvision's MNIST sizes: students split them with absolute lengths, e.g. [55000, 5000].
 MNIST_SIZES = {True: 60_000, False: 10_000}
+MAX_LISTED = 5
 PATCHED_MNIST_METHODS = ("_check_exists", "download", "_load_data")
 
 
@@ -40,6 +41,16 @@ class StandIns:
         self.labels = digits.train_y
         self.raw = ((digits.train_x * 0.3081 + 0.1307) * 255).round().clamp(0, 255).to(torch.uint8)
         self.replaced: list[str] = []
+
+    def note(self) -> list[str]:
+        """For the feedback: what was stood in for."""
+        if not self.replaced:
+            return []
+        files = ", ".join(sorted(set(self.replaced))[:MAX_LISTED])
+        return [
+            f"data your code loads is not in the sandbox ({files}); the grader's own training digits "
+            "stood in for it, and the fit used the grader's data loaders"
+        ]
 
     def tensor_for(self, name: str, image_shape: tuple[int, ...]) -> Any:
         """Labels or images by the name, and a whole dataset when the name says neither."""
