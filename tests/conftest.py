@@ -63,7 +63,7 @@ def short_fit_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     fit = rubric.fit_settings().model_copy(
         update={"max_epochs": 1, "limit_train_batches": 3, "limit_val_batches": 1}
     )
-    spec = RunSpec(fit=fit, class_hint=rubric.model.class_hint)
+    spec = RunSpec(fit=fit, class_hint=rubric.model.class_hint, input_layouts=rubric.model.input_layouts)
     (folder / "spec.json").write_text(spec.model_dump_json())
     return folder
 

@@ -141,6 +141,8 @@ def test_no_network_environment_or_host_files(sandbox, inputs, tmp_path, monkeyp
         "PATH", "LANG", "LC_ALL", "TZ", "HOME", "TMPDIR", "MPLCONFIGDIR", "PWD", "PYTHONDONTWRITEBYTECODE",
         "PYTHONHASHSEED", "PYTHONUNBUFFERED", "WANDB_MODE", "WANDB_SILENT", "HYDRA_FULL_ERROR",
         "MPLBACKEND", "NO_COLOR", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+        # Set inside the sandbox by torch and Lightning, which the runner imports first.
+        "TORCHINDUCTOR_CACHE_DIR", "PYTORCH_NVML_BASED_CUDA_CHECK",
     }  # fmt: skip
     assert all(result != "connected" for result in found["connect"].values()), found["connect"]
     assert all(value.startswith(("FileNotFoundError", "PermissionError")) for value in found["read"].values())
