@@ -59,10 +59,10 @@ def differences(grades_csv: Path) -> list[str]:
         row = rows.get(name)
         if row is None:
             continue
-        criteria = list(row)[4:]
+        criteria = list(row)[4:-1]  # between the status and the review column
         got = [float(row[c]) for c in criteria]
-        if row["status"] != status or got != points:
-            problems.append(f"{name}: {row['status']} {got}, expected {status} {points}")
+        if row["status"] != status or got != points or row["review"]:
+            problems.append(f"{name}: {row['status']} {got} {row['review']}, expected {status} {points}")
     return problems
 
 

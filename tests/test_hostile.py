@@ -632,25 +632,18 @@ def test_killing_the_parent_process_changes_nothing(graders: Graders) -> None:
     assert_clean(graded)  # includes: its `sleep` in a new session did not survive
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="grader bug: student code runs in the runner's own process, so it can reach the "
-    "ReportWriter (gc) and have it sign a made-up report with the host's nonce; the host takes it",
-)
-def test_report_forged_inside_the_runner_is_not_taken(graders: Graders) -> None:
+# The same module without the forgery earns the class, the optimizer and its callbacks.
+FORGER_HONEST_POINTS = 30
+
+
+def test_report_forged_inside_the_runner_is_flagged_and_earns_nothing_more(graders: Graders) -> None:
     graded = graders.grade("forge_in_process.py")
     result = graded.result
-    # `training_step` raises: no honest run earns these.
-    assert points(result)["training-step"] == 0
-    assert points(result)["fit-completes"] == 0
-    assert result.status == "crashed"
-    assert_clean(graded)
-
-
-def test_in_process_forger_stays_inside_the_sandbox(graders: Graders) -> None:
-    """The forgery above succeeds (xfail), but it stays a grading problem: no leak, no escape."""
-    graded = graders.grade("forge_in_process.py")
-    assert_clean(graded)
+    assert result.tampering, "the forged report was taken at face value"
+    assert result.score <= FORGER_HONEST_POINTS
+    assert_only_earned(result, STATIC, "tampering suspected")
+    assert "Tampering suspected" in graded.feedback
+    assert_clean(graded)  # and it stayed a grading problem: no leak, no escape
 
 
 # --------------------------------------------------------------------------- 9: output

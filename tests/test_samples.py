@@ -21,7 +21,7 @@ CRITERIA = [c.id for c in load_rubric("m14").criteria]
 
 def test_csv_has_a_row_per_sample_and_a_column_per_criterion(graded_samples: Path) -> None:
     header = (graded_samples / "grades.csv").read_text().splitlines()[0].split(",")
-    assert header == ["submission", "score", "max_score", "status", *CRITERIA]
+    assert header == ["submission", "score", "max_score", "status", *CRITERIA, "review"]
     assert set(read_csv(graded_samples / "grades.csv")) == set(EXPECTED)
 
 
@@ -31,6 +31,7 @@ def test_sample_gets_expected_points_and_status(graded_samples: Path, name: str)
     row = read_csv(graded_samples / "grades.csv")[name]
     assert row["status"] == status
     assert [float(row[c]) for c in CRITERIA] == points
+    assert row["review"] == ""  # no honest sample looks tampered with
     assert float(row["score"]) == sum(points)
     result = GradeResult.model_validate(read_json(graded_samples / "results" / f"{name}.json"))
     assert result.status == status

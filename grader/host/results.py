@@ -55,6 +55,9 @@ class GradeResult(BaseModel):
     reference_accuracy: float | None = None
     criteria: list[CriterionResult]
     notes: list[str] = Field(default_factory=list)
+    tampering: list[str] = Field(
+        default_factory=list, description="Why the run's report looks forged; review the submission."
+    )
     timings: Timings
     peak_memory_mb: float | None = None
     fit: FitRecord | None = None

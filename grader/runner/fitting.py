@@ -176,14 +176,29 @@ def fit(
     stopping.best_score = _number(early_stopping.best_score)
 
 
+# What the host reads back: the weights, and Lightning's own record of the fit that made them,
+# which it checks against the report (a forged report rarely comes with a checkpoint that agrees).
+KEPT_KEYS = ("state_dict", "epoch", "global_step", "loops", "callbacks", "optimizer_states")
+
+
+def _plain(value: Any) -> Any:
+    """Tensors, numbers, strings and containers of them; anything else is left out."""
+    if isinstance(value, torch.Tensor | int | float | str | bool) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if isinstance(k, int | str)}
+    if isinstance(value, list | tuple):
+        return type(value)(_plain(v) for v in value)
+    return None
+
+
 def _keep_weights_only(path: Path) -> None:
     """Rewrite the checkpoint with plain data only, so the host can open it weights-only.
 
     Student hyper-parameters (e.g. an OmegaConf config) would otherwise need unpickling.
     """
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    kept = {key: checkpoint[key] for key in ("state_dict", "epoch", "global_step")}
-    torch.save(kept, path)
+    torch.save({key: _plain(checkpoint.get(key)) for key in KEPT_KEYS}, path)
 
 
 def predict(

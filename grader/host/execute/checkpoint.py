@@ -9,10 +9,53 @@ MAX_CHECKPOINT_BYTES = 512 * 2**20
 
 
 @dataclass(frozen=True)
+class FitTrace:
+    """Lightning's own record of the fit in the checkpoint it saved (None where absent)."""
+
+    epoch: int | None
+    global_step: int | None
+    best_model_score: float | None  # the grader's ModelCheckpoint state
+    optimizer_steps: frozenset[int]  # the optimizers' per-parameter step counts
+    has_loops: bool
+
+
+@dataclass(frozen=True)
 class CheckpointFacts:
     found: bool
     fits_model: bool
     message: str
+    trace: FitTrace | None = None
+
+
+def _number(value: object) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+
+
+def fit_trace(checkpoint: dict) -> FitTrace:
+    callbacks = checkpoint.get("callbacks") if isinstance(checkpoint.get("callbacks"), dict) else {}
+    best = next(
+        (_number(state.get("best_model_score")) for key, state in callbacks.items()
+         if "Checkpoint" in str(key) and isinstance(state, dict)),
+        None,
+    )  # fmt: skip
+    steps = set()
+    for optimizer in checkpoint.get("optimizer_states") or []:
+        state = optimizer.get("state", {}) if isinstance(optimizer, dict) else {}
+        for parameter in state.values():
+            step = _number(parameter.get("step")) if isinstance(parameter, dict) else None
+            if step is not None:
+                steps.add(int(step))
+    epoch, step = checkpoint.get("epoch"), checkpoint.get("global_step")
+    return FitTrace(
+        epoch=epoch if isinstance(epoch, int) else None,
+        global_step=step if isinstance(step, int) else None,
+        best_model_score=best,
+        optimizer_steps=frozenset(steps),
+        has_loops=isinstance(checkpoint.get("loops"), dict) and "fit_loop" in checkpoint["loops"],
+    )
 
 
 def inspect_checkpoint(
@@ -44,4 +87,6 @@ def inspect_checkpoint(
             False,
             f"the checkpoint's weights do not fit the model (missing {missing[:3]}, extra {extra[:3]})",
         )
-    return CheckpointFacts(True, True, f"{path.name} holds {len(shapes)} tensors that fit the model")
+    return CheckpointFacts(
+        True, True, f"{path.name} holds {len(shapes)} tensors that fit the model", fit_trace(checkpoint)
+    )

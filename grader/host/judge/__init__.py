@@ -11,6 +11,7 @@ import numpy as np
 
 from grader.contract import RunReport
 from grader.host.execute import Execution
+from grader.host.judge.integrity import suspicions
 from grader.host.judge.scoring import Evidence, score
 from grader.host.judge.static_checks import scan
 from grader.host.judge.verdict import status_of, status_reason, stop_reason
@@ -73,13 +74,21 @@ def callback_names(rubric: Rubric) -> set[str]:
 def judge(
     submission: Submission, staged: Staged, run: Execution, context: GradingContext, started: float
 ) -> GradeResult:
-    rubric, report, outcome = context.rubric, run.report, run.outcome
+    rubric, outcome = context.rubric, run.outcome
+    tampering = suspicions(run)
+    # A report that looks forged is not evidence: only what the host reads itself counts.
+    report = None if tampering else run.report
     reference = context.reference.accuracy if context.reference else None
+    stop = (
+        f"tampering suspected, your instructor will review it ({tampering[0]})"
+        if tampering
+        else stop_reason(outcome, report, context.wall_seconds, rubric.limits)
+    )
     evidence = Evidence(
         report=report,
-        stop_reason=stop_reason(outcome, report, context.wall_seconds, rubric.limits),
+        stop_reason=stop,
         source=scan(staged.folder, callback_names(rubric)),
-        checkpoint=run.checkpoint,
+        checkpoint=None if tampering else run.checkpoint,
         accuracy=accuracy(report, context.splits.test.labels),
         reference_accuracy=reference,
         rubric=rubric,
@@ -112,6 +121,7 @@ def judge(
             fit_seconds=round(report.fit.seconds, 2) if report and report.fit.seconds else None,
             stages=report.timings if report else {},
         ),
+        tampering=tampering,
         peak_memory_mb=outcome.peak_memory_mb,
         fit=report.fit if fitted else None,
         stdout=outcome.stdout,

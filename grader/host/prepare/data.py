@@ -19,9 +19,12 @@ import numpy as np
 from grader.paths import cache_dir
 from grader.rubric.models import DataBudget
 
-# The held-out digits' secret perturbation: within what MNIST's own writers vary by.
-MAX_SHIFT_PX = 2
-MAX_TURN_DEGREES = 10.0
+# The held-out digits' secret perturbation. Small, because models differ in what they are
+# invariant to: measured on this project's samples, shifts of ±1-2 px and turns of ±10° cost
+# an MLP 5-10 points of accuracy more than the reference CNN; turns of 2.5-4.5° either way
+# and light noise cost none. At least 2.5°: below it, 5% of the public digits kept their
+# exact ink (a lookup table still found them); from it, none of the 5,000 did.
+TURN_DEGREES = (2.5, 4.5)
 NOISE_STD = 8.0  # grey levels of 255
 SECRET_FILE = ".grader-secret"
 IDX_FILES = {
@@ -183,14 +186,14 @@ def _rotated(digits: Digits, max_degrees: float, rng: np.random.Generator) -> Di
 
 
 def perturbed(digits: Digits, rng: np.random.Generator) -> Digits:
-    """Each digit shifted, turned and noised a little: still the same digit to a model, but no
-    longer any public MNIST image, so a table of public digits finds nothing to look up."""
-    from scipy.ndimage import rotate, shift
+    """Each digit turned and noised a little: still the same digit to a model, but no longer
+    any public MNIST image, so a table of public digits finds nothing to look up."""
+    from scipy.ndimage import rotate
 
     images = []
     for image in digits.images.astype(np.float32):
-        moved = shift(image, rng.integers(-MAX_SHIFT_PX, MAX_SHIFT_PX + 1, size=2), order=0, mode="constant")
-        turned = rotate(moved, rng.uniform(-MAX_TURN_DEGREES, MAX_TURN_DEGREES), reshape=False, order=1)
+        angle = rng.uniform(*TURN_DEGREES) * rng.choice((-1, 1))
+        turned = rotate(image, angle, reshape=False, order=1)
         images.append(turned + rng.normal(0.0, NOISE_STD, size=turned.shape))
     return Digits(np.clip(np.stack(images), 0, 255).round().astype(np.uint8), digits.labels)
 

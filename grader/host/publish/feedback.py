@@ -43,6 +43,12 @@ def feedback_markdown(result: GradeResult, rubric: Rubric) -> str:
     ]
     if result.status_reason:
         lines += ["", f"> {result.status_reason}"]
+    if result.tampering:
+        lines += [
+            "",
+            "**Tampering suspected:** the run's report disagrees with the rest of the evidence; "
+            "your instructor will review it.",
+        ] + [f"- {reason}" for reason in result.tampering]
     if result.graded_class:
         lines += ["", f"Graded class: `{result.graded_class}` (`{result.framework}`)."]
     lines += ["", "| | Criterion | Points | What the grader found |", "|---|---|---|---|"]

@@ -9,6 +9,8 @@ from grader.host.publish.common import number
 from grader.host.results import GradeResult
 from grader.rubric.models import Rubric
 
+TAMPERING = "tampering suspected"
+
 
 def write_csv(results: list[GradeResult], rubric: Rubric, out: Path) -> None:
     """Rewritten whole, rows in name order, so an interrupted batch leaves a complete file."""
@@ -18,11 +20,12 @@ def write_csv(results: list[GradeResult], rubric: Rubric, out: Path) -> None:
     ids = [c.id for c in rubric.criteria]
     with partial.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["submission", "score", "max_score", "status", *ids])
+        writer.writerow(["submission", "score", "max_score", "status", *ids, "review"])
         for result in sorted(results, key=lambda r: r.submission):
             points = {c.id: c.points for c in result.criteria}
             writer.writerow(
                 [result.submission, number(result.score), number(result.max_score), result.status]
                 + [number(points.get(i, 0.0)) for i in ids]
+                + [TAMPERING if result.tampering else ""]
             )
     partial.replace(path)
