@@ -13,6 +13,7 @@ import os
 import sys
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -118,26 +119,29 @@ def run(spec: RunSpec, submission: Path, inputs: Path, output: Path, writer: Rep
     digits = data.load(inputs)
     stand_ins = StandIns(digits)
     try:
-        build_and_fit(spec, lightning, cls, sources, stand_ins, digits, submission, output, writer)
+        build_and_fit(Run(spec, lightning, digits, submission, output, writer), cls, sources, stand_ins)
     finally:
         report.adaptations[:0] = stand_ins.note() + cpu.note()
         writer.save()
 
 
-def build_and_fit(
-    spec: RunSpec,
-    lightning: Any,
-    cls: type,
-    sources: Any,
-    stand_ins: Any,
-    digits: Any,
-    submission: Path,
-    output: Path,
-    writer: ReportWriter,
-) -> None:
+@dataclass(frozen=True)
+class Run:
+    """What the stages after discovery share."""
+
+    spec: RunSpec
+    lightning: Any  # frameworks.Lightning of the graded class
+    digits: Any  # data.Digits
+    submission: Path
+    output: Path
+    writer: ReportWriter
+
+
+def build_and_fit(run: Run, cls: type, sources: Any, stand_ins: Any) -> None:
     from grader.runner import constructing
     from grader.runner.stand_ins import IMAGE_SHAPES
 
+    spec, lightning, submission, writer = run.spec, run.lightning, run.submission, run.writer
     report = writer.report
     try:
         build, report.construct_notes, shape = constructing.model_factory(
@@ -154,20 +158,19 @@ def build_and_fit(
     writer.reached("constructed")
     # Data the module loads itself in `setup` or later hooks is stood in for too.
     with stand_ins.active(shape or IMAGE_SHAPES[0]):
-        probe_and_fit(spec, lightning, make_model, digits, submission, output, writer)
+        probe_and_fit(run, make_model)
 
 
-def probe_and_fit(
-    spec: RunSpec,
-    lightning: Any,
-    make_model: Any,
-    digits: Any,
-    submission: Path,
-    output: Path,
-    writer: ReportWriter,
-) -> None:
+def probe_and_fit(run: Run, make_model: Any) -> None:
     from grader.runner import fitting, probes
 
+    spec, lightning, digits, submission, writer = (
+        run.spec,
+        run.lightning,
+        run.digits,
+        run.submission,
+        run.writer,
+    )
     report = writer.report
     report.training_step, layout = probes.probe_training_step(
         make_model, lightning.LightningModule, digits, spec, submission
@@ -190,7 +193,7 @@ def probe_and_fit(
         model,
         digits.loaders(layout, spec.fit),
         spec.fit,
-        output,
+        run.output,
         submission,
         report.fit,
         writer.save,
