@@ -622,12 +622,15 @@ def test_killing_the_parent_process_changes_nothing(graders: Graders) -> None:
     assert_clean(graded)  # includes: its `sleep` in a new session did not survive
 
 
-# The same module without the forgery earns the class, the optimizer and its callbacks.
+# The same modules without the forgery earn the class, the optimizer and their callbacks.
 FORGER_HONEST_POINTS = 30
 
 
-def test_report_forged_inside_the_runner_is_flagged_and_earns_nothing_more(graders: Graders) -> None:
-    graded = graders.grade("forge_in_process.py")
+@pytest.mark.parametrize("sample", ["forge_in_process.py", "patch_the_fit.py"])
+def test_report_forged_inside_the_runner_is_flagged_and_earns_nothing_more(
+    graders: Graders, sample: str
+) -> None:
+    graded = graders.grade(sample)
     result = graded.result
     assert result.tampering, "the forged report was taken at face value"
     assert result.score <= FORGER_HONEST_POINTS

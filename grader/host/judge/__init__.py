@@ -75,7 +75,7 @@ def judge(
     submission: Submission, staged: Staged, run: Execution, context: GradingContext, started: float
 ) -> GradeResult:
     rubric, outcome = context.rubric, run.outcome
-    tampering = suspicions(run)
+    tampering = suspicions(run, rubric.fit.monitor)
     # A report that looks forged is not evidence: only what the host reads itself counts.
     report = None if tampering else run.report
     reference = context.reference.accuracy if context.reference else None

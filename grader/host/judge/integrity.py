@@ -21,8 +21,11 @@ from grader.host.execute import Execution
 SCORE_TOLERANCE = 1e-4
 
 
-def suspicions(run: Execution) -> list[str]:
-    """Why the report looks forged; empty when it agrees with everything else."""
+def suspicions(run: Execution, monitor: str) -> list[str]:
+    """Why the report looks forged; empty when it agrees with everything else.
+
+    `monitor` is the metric the grader's `ModelCheckpoint` watches (the rubric's `val_loss`).
+    """
     report, outcome = run.report, run.outcome
     if report is None:
         return []
@@ -31,18 +34,19 @@ def suspicions(run: Execution) -> list[str]:
     if outcome.exit_code == 0 and stopped_early and not report.runner_problem and not outcome.timed_out:
         found.append(f"the run exited cleanly at stage `{report.stage}`, which the runner never does")
     if report.stage in ("fitted", "done") and report.fit.completed:
-        found += _checkpoint_disagrees(report, run)
+        found += _checkpoint_disagrees(report, run, monitor)
     return found
 
 
-def _checkpoint_disagrees(report: RunReport, run: Execution) -> list[str]:
+def _checkpoint_disagrees(report: RunReport, run: Execution, monitor: str) -> list[str]:
     fit, facts = report.fit, run.checkpoint
     if not fit.checkpoint.best_model_path:
-        return (
-            []
-            if fit.checkpoint.best_model_score is None
-            else ["a best score is reported without a checkpoint"]
-        )
+        if fit.checkpoint.best_model_score is not None:
+            return ["a best score is reported without a checkpoint"]
+        # The grader's ModelCheckpoint saves at the first validation that logs the metric.
+        if monitor in fit.logged_metrics and fit.problem is None:
+            return [f"the fit completed with `{monitor}` logged but left no checkpoint"]
+        return []
     trace = facts.trace if facts else None
     if trace is None:
         return []  # an unreadable checkpoint costs `checkpoint-saved`, as for anyone
