@@ -7,11 +7,23 @@ from pathlib import Path
 
 import pytest
 
-from grader.contract import REPORT_FILE, FitRecord, Problem, RunReport, SignedReport, StepProbe, signature
-from grader.host.execute import read_report
+from grader.contract import (
+    REPORT_FILE,
+    CheckpointRecord,
+    FitRecord,
+    Problem,
+    RunReport,
+    SignedReport,
+    StepProbe,
+    signature,
+)
+from grader.host.execute import Execution, read_report
+from grader.host.execute.checkpoint import CheckpointFacts, FitTrace
+from grader.host.judge.integrity import suspicions
 from grader.host.judge.scoring import Evidence, score
 from grader.host.judge.static_checks import SourceFacts
 from grader.rubric import Rubric, load_rubric
+from grader.sandbox import SandboxOutcome
 
 
 def evidence(
@@ -120,3 +132,36 @@ def test_a_hook_that_raised_names_the_error_and_where_to_fix_it() -> None:
         assert results[criterion].points == 0
         assert "KeyError: 'img'` at model.py:12" in results[criterion].message
         assert results[criterion].hint.startswith("Fix the `KeyError` at model.py:12 first")
+
+
+def test_a_report_is_believed_only_when_it_agrees_with_lightnings_checkpoint() -> None:
+    def judged(report: RunReport, trace: FitTrace | None = None, exit_code: int = 0) -> list[str]:
+        outcome = SandboxOutcome(backend="none", exit_code=exit_code, wall_seconds=1.0)
+        facts = CheckpointFacts(True, True, "fits", trace) if trace else None
+        return suspicions(Execution(outcome, report, facts), "val_loss")
+
+    def completed(best: str | None = "checkpoints/best.ckpt") -> RunReport:
+        checkpoint = CheckpointRecord(best_model_path=best, best_model_score=0.2 if best else None)
+        fit = FitRecord(
+            completed=True, epochs_run=3, global_step=141, logged_metrics=["val_loss"], checkpoint=checkpoint
+        )
+        return RunReport(stage="done", fit=fit)
+
+    honest = FitTrace(
+        epoch=2, global_step=141, best_model_score=0.2, optimizer_steps=frozenset({141}), has_loops=True
+    )
+    assert judged(completed(), honest) == []
+    assert (
+        "lacks Lightning's record" in judged(completed(), FitTrace(None, None, None, frozenset(), False))[0]
+    )
+    later = FitTrace(
+        epoch=2, global_step=500, best_model_score=0.2, optimizer_steps=frozenset({500}), has_loops=True
+    )
+    assert "after the reported end" in judged(completed(), later)[0]
+    other_score = FitTrace(
+        epoch=2, global_step=141, best_model_score=0.9, optimizer_steps=frozenset(), has_loops=True
+    )
+    assert "best score differs" in judged(completed(), other_score)[0]
+    assert "left no checkpoint" in judged(completed(best=None))[0]
+    assert "exited cleanly" in judged(RunReport(stage="probed"))[0]
+    assert judged(RunReport(stage="probed"), exit_code=-9) == []  # killed: not the runner's choice
