@@ -19,7 +19,7 @@ import yaml
 
 from grader.host.publish import FORMATS, FormatName, publish_batch
 from grader.host.publish.classroom import write_classroom
-from grader.host.publish.feedback import HIDDEN_MESSAGE, write_feedback
+from grader.host.publish.feedback import HIDDEN_MESSAGE, feedback_markdown, write_feedback
 from grader.host.publish.github_actions import neutralise
 from grader.host.publish.gradebook import write_csv
 from grader.host.publish.gradescope import write_gradescope
@@ -38,7 +38,7 @@ INJECTIONS = (
 )
 EVIL_NAME = "<img src=x onerror=alert(1)>"
 CLASSROOM_TEST_KEYS = {"name", "status", "score", "message", "test_code", "filename", "line_no", "duration"}
-GRADESCOPE_TEST_KEYS = {"name", "score", "max_score", "status", "output", "visibility"}
+GRADESCOPE_TEST_KEYS = {"name", "score", "max_score", "status", "output", "visibility", "output_format"}
 
 
 # --- test data ---------------------------------------------------------------------------
@@ -377,7 +377,7 @@ def test_gradescope_results_follow_the_specification(tmp_path, rubric, results) 
     assert not (tmp_path / "results.json").exists()
     for result in results:
         data = json.loads((tmp_path / "gradescope" / f"{result.submission}.json").read_text())
-        assert set(data) == {"score", "execution_time", "output", "tests"}
+        assert set(data) == {"score", "execution_time", "output", "output_format", "tests"}
         assert data["score"] == result.score
         assert data["execution_time"] == 42
         assert isinstance(data["output"], str) and result.status in data["output"]
@@ -530,3 +530,58 @@ def test_summary_shows_plots_and_table_in_a_browser(tmp_path, rubric, results) -
 def test_every_format_agrees_with_the_csv(tmp_path, rubric, results) -> None:
     write_csv(results, rubric, tmp_path)
     assert_formats_agree_with_csv(tmp_path, results, rubric)
+
+
+# --- student text is data ------------------------------------------------------------------
+
+HOSTILE_TEXT = (
+    "[/] [bold red]x[/] \x1b]52;c;ZXZpbA==\x07\x1b]0;owned\x07\x1b[2J\x1b]8;;https://evil\x1b\\link\x1b]8;;\x1b\\"
+    "\n::set-output name=x::1\nScore: 100 / 100\x9b31m"
+)
+
+
+def test_student_text_reaches_no_terminal_or_log_as_anything_but_text(tmp_path, rubric) -> None:
+    from rich.console import Console
+
+    from grader.host.cli import summary_table
+
+    result = graded(
+        rubric,
+        "-cmd|calc",
+        [0] * len(rubric.criteria),
+        status="crashed",
+        graded_class=HOSTILE_TEXT,
+        stdout=HOSTILE_TEXT,
+        messages={"training-step": HOSTILE_TEXT},
+    )
+    console = Console(record=True, width=200, force_terminal=True)
+    console.print(summary_table([result]))  # a class named "[/]" used to raise MarkupError
+    shown = console.export_text()
+    assert "[/] [bold red]x[/]" in shown and "\x1b]" not in shown and "\x9b" not in shown
+
+    feedback = feedback_markdown(result, rubric)
+    assert "\x1b" not in feedback and "\x07" not in feedback and "\x9b" not in feedback
+    assert "\n::set-output" not in feedback and ": :set-output" in feedback
+
+    write_csv([result], rubric, tmp_path)
+    assert read_csv(tmp_path / "grades.csv")["'-cmd|calc"]["status"] == "crashed"
+
+
+def test_gradescope_shows_text_and_hides_the_points_of_hidden_criteria(tmp_path, rubric) -> None:
+    points = [c.points for c in rubric.criteria]
+    result = graded(rubric, "alice", points, messages={"training-step": "<script>x</script>\x1b[31m"})
+    payload = json.loads(
+        (write_gradescope([result], rubric, tmp_path), tmp_path / "results.json")[1].read_text()
+    )
+    assert payload["output_format"] == "text"
+    assert all(test["output_format"] == "text" for test in payload["tests"])
+    visible = sum(c.points for c in rubric.criteria if not c.hidden)
+    assert (
+        payload["output"]
+        .splitlines()[0]
+        .endswith(
+            f"{visible:g} / {visible:g} on the criteria shown now; the others count once grades are published"
+        )
+    )
+    assert payload["score"] == result.score  # the total still matches the CSV
+    assert "\x1b" not in json.dumps(payload["tests"])

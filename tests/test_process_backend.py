@@ -144,6 +144,7 @@ def test_no_network_environment_or_host_files(sandbox, inputs, tmp_path, monkeyp
         # Set inside the sandbox by torch and Lightning, which the runner imports first.
         "TORCHINDUCTOR_CACHE_DIR", "PYTORCH_NVML_BASED_CUDA_CHECK",
     }  # fmt: skip
+    assert found["env"]["PATH"] == "/usr/local/bin:/usr/bin:/bin"  # not the host's
     assert all(result != "connected" for result in found["connect"].values()), found["connect"]
     assert all(value.startswith(("FileNotFoundError", "PermissionError")) for value in found["read"].values())
     assert found["uid"] != 0

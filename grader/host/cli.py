@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markdown import Markdown
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -27,6 +28,7 @@ from grader.host.prepare.data import (
 from grader.host.prepare.discovery import Submission, discover, submission_name
 from grader.host.prepare.reference import ReferenceUnavailable, measure_reference
 from grader.host.publish import FormatName, publish_batch
+from grader.host.publish.common import plain_text
 from grader.host.publish.feedback import feedback_markdown
 from grader.host.results import GradeResult
 from grader.rubric import RubricError, load_rubric, rubric_schema
@@ -42,6 +44,11 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+def shown(student_text: str) -> str:
+    """Text a student controls, for a Rich console: no escape codes, no markup."""
+    return escape(plain_text(student_text))
+
+
 def summary_table(results: list[GradeResult]) -> Table:
     table = Table(title="Grades", show_lines=False)
     table.add_column("submission", overflow="fold")
@@ -51,10 +58,10 @@ def summary_table(results: list[GradeResult]) -> Table:
         accuracy = f"{r.accuracy:.1%}" if r.accuracy is not None else "—"
         style = "green" if r.status == "ok" else "yellow" if r.status == "rejected" else "red"
         table.add_row(
-            r.submission,
+            shown(r.submission),
             f"{r.score:g}/{r.max_score:g}",
             f"[{style}]{r.status}[/]",
-            r.graded_class or "—",
+            shown(r.graded_class or "—"),
             accuracy,
             f"{r.timings.total_seconds:.1f}",
         )
@@ -163,7 +170,7 @@ def grade(
             def advance(result: GradeResult, kept: bool) -> None:
                 again = " — unchanged, earlier result kept" if kept else ""
                 progress.console.print(
-                    f"{result.submission}: {result.score:g}/{result.max_score:g} ({result.status}){again}",
+                    f"{shown(result.submission)}: {result.score:g}/{result.max_score:g} ({result.status}){again}",
                     highlight=False,
                 )
                 progress.advance(task)

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Protocol
 
 # Variables a runner may see; everything else in the grader's environment stays out.
-ALLOWED_ENV = ("PATH", "LANG", "LC_ALL", "TZ")
+ALLOWED_ENV = ("LANG", "LC_ALL", "TZ")
+# A fixed PATH: the host's would tell the runner where the grader's tools live.
+SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 SANDBOX_ENV = {
     "PYTHONDONTWRITEBYTECODE": "1",
     "PYTHONHASHSEED": "0",
@@ -82,6 +84,7 @@ def process_env(request: SandboxRequest) -> dict[str, str]:
     env = {k: os.environ[k] for k in ALLOWED_ENV if k in os.environ}
     env.update(SANDBOX_ENV)
     env.update(thread_env(request.limits.threads))
+    env["PATH"] = SANDBOX_PATH
     env["HOME"] = str(request.output)
     env["TMPDIR"] = str(request.output)
     env["MPLCONFIGDIR"] = str(request.output)

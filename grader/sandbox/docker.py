@@ -71,7 +71,7 @@ def runner_fingerprint() -> str:
 
 def container_env(request: SandboxRequest) -> dict[str, str]:
     # The image sets PATH; the host's would be meaningless inside.
-    env = {k: os.environ[k] for k in ALLOWED_ENV if k != "PATH" and k in os.environ}
+    env = {k: os.environ[k] for k in ALLOWED_ENV if k in os.environ}
     env.update(SANDBOX_ENV)
     env.update(thread_env(request.limits.threads))
     env.update(HOME=SCRATCH, TMPDIR=SCRATCH, MPLCONFIGDIR=SCRATCH)

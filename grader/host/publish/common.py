@@ -4,6 +4,8 @@ and reading results back."""
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -48,6 +50,30 @@ def read_results(out: Path) -> dict[str, GradeResult]:
             continue
         found[result.submission] = result
     return found
+
+
+# Terminal escape sequences: CSI (colours, cursor, clear screen), OSC (window title, links,
+# clipboard writes) and DCS, ended by BEL or ST, and any other two-character escape.
+ESCAPE_SEQUENCE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
+    r"|\x1bP[^\x1b]*(?:\x1b\\)?"
+    r"|\x1b[@-Z\\-_]"
+)
+# Cells a spreadsheet would read as a formula (OWASP's list for CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def plain_text(text: str) -> str:
+    """Student text as data: no escape sequences and no control or format characters
+    (escape, NUL, C1 controls, zero-width marks that could hide something), but lines and tabs."""
+    text = ESCAPE_SEQUENCE.sub("", text)
+    return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cf"))
+
+
+def spreadsheet_cell(text: str) -> str:
+    """A CSV cell that a spreadsheet shows as text, never evaluates."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def markdown_cell(text: str) -> str:

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from grader.host.publish.common import file_stem, markdown_cell
+from grader.host.publish.github_actions import neutralise
 from grader.host.results import STATUS_MEANING, CriterionResult, GradeResult
 from grader.rubric.models import Rubric
 
@@ -84,4 +85,5 @@ def feedback_markdown(result: GradeResult, rubric: Rubric) -> str:
                 shown.rstrip("\n"),
                 fence,
             ]
-    return "\n".join(lines) + "\n"
+    # Student text is data: no escape codes for a terminal, no workflow commands for a CI log.
+    return neutralise("\n".join(lines) + "\n")

@@ -9,21 +9,17 @@ quote it) goes through `neutralise` first; outputs go through the `$GITHUB_OUTPU
 from __future__ import annotations
 
 import os
-import re
-import unicodedata
 import uuid
 
-ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
-
-
-def _visible(char: str) -> bool:
-    # Control and format characters (escape, NUL, zero-width ...) could hide a `::` from us.
-    return char in "\n\t" or unicodedata.category(char) not in ("Cc", "Cf")
+from grader.host.publish.common import plain_text
 
 
 def neutralise(text: str) -> str:
-    """`text` with no line that the runner would read as a workflow command."""
-    text = "".join(c for c in ANSI_ESCAPE.sub("", text) if _visible(c))
+    """`text` with no line that the runner would read as a workflow command.
+
+    Control and format characters go first (`plain_text`): they could hide a `::` from us.
+    """
+    text = plain_text(text)
     lines = []
     for line in text.splitlines(keepends=True):
         body = line.lstrip()

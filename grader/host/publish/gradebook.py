@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from grader.host.publish.common import number
+from grader.host.publish.common import number, spreadsheet_cell
 from grader.host.results import GradeResult
 from grader.rubric.models import Rubric
 
@@ -24,7 +24,12 @@ def write_csv(results: list[GradeResult], rubric: Rubric, out: Path) -> None:
         for result in sorted(results, key=lambda r: r.submission):
             points = {c.id: c.points for c in result.criteria}
             writer.writerow(
-                [result.submission, number(result.score), number(result.max_score), result.status]
+                [
+                    spreadsheet_cell(result.submission),
+                    number(result.score),
+                    number(result.max_score),
+                    result.status,
+                ]
                 + [number(points.get(i, 0.0)) for i in ids]
                 + [TAMPERING if result.tampering else ""]
             )

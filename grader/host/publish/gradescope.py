@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.host.publish.common import number, targets, with_suffix, write_json
+from grader.host.publish.common import number, plain_text, targets, with_suffix, write_json
 from grader.host.results import STATUS_MEANING, CriterionResult, GradeResult
 from grader.rubric.models import Rubric
 
@@ -24,16 +24,18 @@ def _test(criterion: CriterionResult) -> dict:
         "score": criterion.points,
         "max_score": criterion.max_points,
         "status": "passed" if criterion.passed else "failed",
-        "output": output,
+        "output": plain_text(output),
+        "output_format": "text",  # student text is never read as HTML or Markdown
         "visibility": "after_published" if criterion.hidden else "visible",
     }
 
 
 def _output(result: GradeResult, rubric: Rubric) -> str:
-    lines = [
-        f"{rubric.title}: {number(result.score)} / {number(result.max_score)}",
-        f"Status {result.status}: {STATUS_MEANING[result.status]}.",
-    ]
+    shown = [c for c in result.criteria if not c.hidden]
+    total = f"{number(sum(c.points for c in shown))} / {number(sum(c.max_points for c in shown))}"
+    if len(shown) < len(result.criteria):
+        total += " on the criteria shown now; the others count once grades are published"
+    lines = [f"{rubric.title}: {total}", f"Status {result.status}: {STATUS_MEANING[result.status]}."]
     if result.status_reason:
         lines.append(result.status_reason)
     lines += [f"Note: {note}" for note in result.notes]
@@ -44,7 +46,8 @@ def gradescope_results(result: GradeResult, rubric: Rubric) -> dict:
     return {
         "score": result.score,
         "execution_time": round(result.timings.total_seconds),
-        "output": _output(result, rubric),
+        "output": plain_text(_output(result, rubric)),
+        "output_format": "text",
         "tests": [_test(c) for c in result.criteria],
     }
 
