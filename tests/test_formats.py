@@ -561,6 +561,9 @@ def test_student_text_reaches_no_terminal_or_log_as_anything_but_text(tmp_path, 
 
     feedback = feedback_markdown(result, rubric)
     assert "\x1b" not in feedback and "\x07" not in feedback and "\x9b" not in feedback
+    # No fake score line; the student's own output is shown fenced, as their output.
+    before_output = feedback.split("## Your program's")[0]
+    assert [line for line in before_output.splitlines() if line.startswith("Score:")] == []
     assert "\n::set-output" not in feedback and ": :set-output" in feedback
 
     write_csv([result], rubric, tmp_path)

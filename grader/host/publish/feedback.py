@@ -35,6 +35,12 @@ def _longest_backtick_run(text: str) -> int:
     return max((len(run) for run in re.findall(r"`+", text)), default=0)
 
 
+def one_line(text: str) -> str:
+    """A message quoted from student code stays one line: it cannot add a line of its own
+    (a fake "Score: 100 / 100") to the feedback."""
+    return " ".join(text.split())
+
+
 def feedback_markdown(result: GradeResult, rubric: Rubric) -> str:
     lines = [
         f"# {rubric.title}: feedback for `{result.submission}`",
@@ -43,7 +49,7 @@ def feedback_markdown(result: GradeResult, rubric: Rubric) -> str:
         f"({STATUS_MEANING[result.status]})",
     ]
     if result.status_reason:
-        lines += ["", f"> {result.status_reason}"]
+        lines += ["", f"> {one_line(result.status_reason)}"]
     if result.tampering:
         lines += [
             "",
@@ -51,7 +57,7 @@ def feedback_markdown(result: GradeResult, rubric: Rubric) -> str:
             "your instructor will review it.",
         ] + [f"- {reason}" for reason in result.tampering]
     if result.graded_class:
-        lines += ["", f"Graded class: `{result.graded_class}` (`{result.framework}`)."]
+        lines += ["", f"Graded class: `{one_line(result.graded_class)}` (`{result.framework}`)."]
     lines += ["", "| | Criterion | Points | What the grader found |", "|---|---|---|---|"]
     for c in result.criteria:
         message = HIDDEN_MESSAGE if c.hidden else c.message
@@ -68,11 +74,11 @@ def feedback_markdown(result: GradeResult, rubric: Rubric) -> str:
                 "",
                 f"- Checked: {c.description}",
             ]
-            lines.append(f"- Found: {c.message}")
+            lines.append(f"- Found: {one_line(c.message)}")
             if c.hint:
-                lines.append(f"- Fix: {c.hint}")
+                lines.append(f"- Fix: {one_line(c.hint)}")
     if result.notes:
-        lines += ["", "## What the grader adapted", ""] + [f"- {note}" for note in result.notes]
+        lines += ["", "## What the grader adapted", ""] + [f"- {one_line(note)}" for note in result.notes]
     for title, text in (("standard output", result.stdout), ("standard error", result.stderr)):
         if text.strip():
             shown = text if len(text) <= MAX_OUTPUT_IN_FEEDBACK else "…" + text[-MAX_OUTPUT_IN_FEEDBACK:]
