@@ -165,3 +165,23 @@ def test_a_report_is_believed_only_when_it_agrees_with_lightnings_checkpoint() -
     assert "left no checkpoint" in judged(completed(best=None))[0]
     assert "exited cleanly" in judged(RunReport(stage="probed"))[0]
     assert judged(RunReport(stage="probed"), exit_code=-9) == []  # killed: not the runner's choice
+
+
+def test_a_checkpoint_that_would_inflate_past_the_cap_is_never_opened(tmp_path: Path, monkeypatch) -> None:
+    import zipfile
+
+    from grader.host.execute import checkpoint
+
+    monkeypatch.setattr(checkpoint, "MAX_CHECKPOINT_BYTES", 2**20)
+    bomb = tmp_path / "checkpoints" / "best.ckpt"
+    bomb.parent.mkdir()
+    with (
+        zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+        archive.open("archive/data/0", "w") as member,
+    ):
+        for _ in range(16):
+            member.write(bytes(2**20))  # 16 MB of zeros, a few KB on disk
+    assert bomb.stat().st_size < 2**20
+    facts = checkpoint.inspect_checkpoint(tmp_path, "checkpoints/best.ckpt", {"w": [1]})
+    assert (facts.found, facts.fits_model) == (False, False)  # costs `checkpoint-saved`, all of it
+    assert facts.message == "checkpoint too large (16 MB uncompressed)"
