@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from grader.host.judge.static_checks import scan
 from grader.host.prepare.data import make_splits
@@ -177,3 +178,20 @@ def test_torchvision_cache_format_is_preferred(tmp_path: Path) -> None:
     splits = make_splits(budget, tmp_path, download=False)
     assert "torchvision" in splits.source
     assert {image.tobytes() for image in splits.test.images} == {i.tobytes() for i in sample.test.images}
+
+
+def test_inputs_the_host_reads_are_size_capped(tmp_path: Path) -> None:
+    from grader.host.judge.static_checks import MAX_SOURCE_BYTES
+    from grader.host.prepare.staging import MAX_FILE_BYTES, StagingError
+
+    huge = tmp_path / "huge.py"
+    huge.write_text("x = [" + "1," * (MAX_FILE_BYTES // 2) + "]\n")
+    with pytest.raises(StagingError, match=r"huge\.py is over 2 MB"):
+        stage(huge, tmp_path / "staged")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "data_as_code.py").write_text("x = [" + "1," * MAX_SOURCE_BYTES + "]\n")
+    (project / "train.py").write_text("ModelCheckpoint(monitor='val_loss')\n")
+    facts = scan(project, {"ModelCheckpoint"})
+    assert facts.unparsable == ["data_as_code.py"]  # never parsed: its tree would take ~1 GB
+    assert [s.where() for s in facts.calls["ModelCheckpoint"]] == ["train.py:1"]

@@ -13,7 +13,7 @@ from statistics import fmean
 
 from grader.contract import Problem, RunReport
 from grader.host.execute.checkpoint import CheckpointFacts
-from grader.host.judge.static_checks import SourceFacts
+from grader.host.judge.static_checks import MAX_SOURCE_BYTES, SourceFacts
 from grader.host.judge.verdict import Need, blocker, where
 from grader.host.results import CriterionResult
 from grader.rubric.models import Criterion, Rubric
@@ -276,7 +276,10 @@ def _early_stopping(criterion: Criterion, evidence: Evidence) -> Verdict:
 def _uses_callbacks(criterion: Criterion, evidence: Evidence) -> Verdict:
     if evidence.source.unparsable and not any(evidence.source.calls.values()):
         files = ", ".join(evidence.source.unparsable)
-        return Verdict(0.0, f"Not judged: {files} could not be parsed (syntax error).")
+        return Verdict(
+            0.0,
+            f"Not judged: {files} could not be read (a syntax error, or over {MAX_SOURCE_BYTES // 2**10} KB).",
+        )
     share = 1.0 / len(criterion.callbacks)
     earned, lines = 0.0, []
     for name in criterion.callbacks:

@@ -53,6 +53,8 @@ CONFIG_SUFFIXES = {".yaml", ".yml", ".toml", ".cfg", ".ini"}
 SOURCE_SUFFIXES = {".py", ".ipynb", ".json", ".txt", *CONFIG_SUFFIXES}
 MAX_FILE_BYTES = 2 * 2**20
 MAX_FILES = 2000
+# A lone file handed in: a script like any other, a notebook with its outputs (plots).
+MAX_SINGLE_FILE_BYTES = {".py": MAX_FILE_BYTES, ".ipynb": 20 * 2**20}
 MAX_ARCHIVE_ENTRIES = 20_000
 MAX_ARCHIVE_BYTES = 512 * 2**20
 ARCHIVE_NOISE = {"__MACOSX"}
@@ -105,6 +107,9 @@ def stage(source: Path, destination: Path) -> Staged:
     staged = Staged(destination)
     if source.is_dir():
         _copy_tree(source, destination, staged)
+    elif source.suffix in (".py", ".ipynb") and source.stat().st_size > MAX_SINGLE_FILE_BYTES[source.suffix]:
+        limit = MAX_SINGLE_FILE_BYTES[source.suffix] // 2**20
+        raise StagingError(f"{source.name} is over {limit} MB, larger than any solution of this exercise")
     elif source.suffix == ".py":
         shutil.copyfile(source, destination / source.name)
     elif source.suffix == ".zip":
