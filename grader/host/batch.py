@@ -97,10 +97,11 @@ def grade_batch(
         result = earlier.get(submission.name)
         if result is not None and result.fingerprint == key:
             results.append(result)
-            publish_gradebook(results, context.rubric, out)
             on_graded(result, True)
         else:
             to_grade.append((submission, key))
+    if results:
+        publish_gradebook(results, context.rubric, out)  # the kept rows, written once
 
     def graded(submission: Submission, key: str) -> GradeResult:
         result = grade_one_safely(submission, context).model_copy(update={"fingerprint": key})

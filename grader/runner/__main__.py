@@ -106,7 +106,10 @@ def run(spec: RunSpec, submission: Path, inputs: Path, output: Path, writer: Rep
 
     trained = call_sites.trained_class_names(sources.files)
     bases = {name: framework.LightningModule for name, framework in real.items()}
-    cls, report.discovery = importing.choose_module(modules, spec.class_hint, submission, trained, bases)
+    called = call_sites.called_names(sources.files)
+    cls, report.discovery = importing.choose_module(
+        modules, spec.class_hint, submission, trained, called, bases
+    )
     if cls is None and log.failed:
         report.import_problem = _first_import_problem(log.failed, submission)
     writer.reached("found")

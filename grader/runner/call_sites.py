@@ -723,6 +723,11 @@ def sys_path_additions(files: list[SourceFile]) -> list[Path]:
     return found
 
 
+def called_names(files: list[SourceFile]) -> set[str]:
+    """Every name the student's code calls, e.g. `MyAwesomeModel` of `MyAwesomeModel()`."""
+    return {called_name(n) for file in files for n in ast.walk(file.tree) if isinstance(n, ast.Call)} - {None}
+
+
 def trained_class_names(files: list[SourceFile]) -> set[str]:
     """Names of the classes the scripts pass to `Trainer.fit`, directly or through a variable."""
     names: set[str] = set()

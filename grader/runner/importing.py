@@ -99,10 +99,11 @@ def choose_module(
     hint: str | None,
     submission: Path,
     trained: set[str],
+    called: set[str],
     bases: dict[Framework, type],
 ) -> tuple[type | None, Discovery]:
     """The class to grade; `trained` are the class names the scripts pass to `Trainer.fit`,
-    `bases` the real `LightningModule` classes."""
+    `called` every name they call, `bases` the real `LightningModule` classes."""
     own = _own_classes(modules)
     candidates = [c for c in own if any(issubclass(c, b) for b in bases.values())]
     concrete = [c for c in candidates if not inspect.isabstract(c)]
@@ -113,7 +114,7 @@ def choose_module(
         discovery.reason = "no class defined by the submission subclasses the real LightningModule"
         return None, discovery
     framework = {c: next(name for name, base in bases.items() if issubclass(c, base)) for c in concrete}
-    chosen, discovery.reason = _pick(concrete, hint, submission, trained, lambda c: bases[framework[c]])
+    chosen, discovery.reason = _pick(concrete, hint, trained, called, lambda c: bases[framework[c]])
     discovery.class_name = chosen.__name__
     discovery.framework = framework[chosen]
     source_file = Path(inspect.getsourcefile(chosen)).resolve()
@@ -133,23 +134,8 @@ def _own_classes(modules: list[ModuleType]) -> list[type]:
     return list(seen.values())
 
 
-def _instantiated_names(submission: Path) -> set[str]:
-    """Class names the student's own code calls, e.g. `MyAwesomeModel()` in train.py."""
-    names = set()
-    for path in submission.rglob("*.py"):
-        try:
-            tree = ast.parse(path.read_bytes())
-        except (SyntaxError, ValueError):
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call):
-                func = node.func
-                names.add(func.id if isinstance(func, ast.Name) else getattr(func, "attr", ""))
-    return names
-
-
 def _pick(
-    concrete: list[type], hint: str | None, submission: Path, trained: set[str], base_of
+    concrete: list[type], hint: str | None, trained: set[str], called: set[str], base_of
 ) -> tuple[type, str]:
     """The class the student trains: passed to `Trainer.fit`, else one that defines the
     training hooks (a wrapper, not the backbone it wraps), then the rubric's name, then the
@@ -168,8 +154,7 @@ def _pick(
         return hinted[0], f"of {names}, {hint} is the class name the rubric asks for"
     # A class that another candidate extends is a base, not the model that was meant.
     leaves = [c for c in pool if not any(o is not c and issubclass(o, c) for o in pool)]
-    used = _instantiated_names(submission)
-    instantiated = [c for c in leaves if c.__name__ in used]
+    instantiated = [c for c in leaves if c.__name__ in called]
     if instantiated:
         return instantiated[0], f"of {names}, {instantiated[0].__name__} is the one your code instantiates"
     what = "that defines `training_step` and " if training and len(training) < len(concrete) else ""
