@@ -80,7 +80,6 @@ class CallSite:
     sources: list[str] = field(default_factory=list)  # expression text of each argument, by name or index
     configs: list[Any] = field(default_factory=list)  # configs the arguments were read from
     config_files: list[str] = field(default_factory=list)
-    trains: bool = False  # its file calls `.fit(`: the script that trains
 
 
 class SourceFile:
@@ -158,7 +157,7 @@ def _text(node: ast.AST) -> str:
 
 def _direct_site(call: ast.Call, file: SourceFile, configs: Configs) -> CallSite:
     evaluator = Evaluator(file, call, configs)
-    site = CallSite(file.relative, call.lineno, _text(call), trains=file.trains)
+    site = CallSite(file.relative, call.lineno, _text(call))
     for index, argument in enumerate(call.args):
         if isinstance(argument, ast.Starred):
             value = evaluator.value(argument.value)
@@ -190,7 +189,7 @@ def _instantiate_site(call: ast.Call, file: SourceFile, configs: Configs, class_
     target = _mapping_get(node, "_target_")
     if not isinstance(target, str) or target.rsplit(".", 1)[-1] != class_name:
         return None
-    site = CallSite(file.relative, call.lineno, _text(call), trains=file.trains)
+    site = CallSite(file.relative, call.lineno, _text(call))
     for key, item in _mapping_items(node):
         if key not in HYDRA_META_KEYS:
             site.kwargs[key] = item
