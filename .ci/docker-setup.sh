@@ -125,7 +125,7 @@ step "grading image $IMAGE"
 docker buildx version >/dev/null 2>&1 || export DOCKER_BUILDKIT=0
 # The docker backend refuses an image whose runner differs from the checkout's.
 runner=$(
-    find grader/contract.py grader/syntax.py grader/runner -name '*.py' -not -path '*/__pycache__/*' \
+    find grader/contract.py grader/syntax.py grader/tree.py grader/runner -name '*.py' -not -path '*/__pycache__/*' \
         | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-16
 )
 log=$(mktemp)

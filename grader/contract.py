@@ -21,6 +21,9 @@ RUNNER_STAGES: tuple[Stage, ...] = get_args(Stage)
 SPEC_FILE = "spec.json"
 REPORT_FILE = "report.json"
 CHECKPOINT_DIR = "checkpoints"
+# Handed from the training worker, through the supervisor, to the predicting worker.
+WEIGHTS_FILE = "weights.pt"
+TEST_IMAGES_FILE = "test_x.npy"
 MAX_REPORT_BYTES = 2_000_000
 
 
@@ -152,13 +155,34 @@ class RunReport(Contract):
     runner_problem: Problem | None = None
     state_dict_shapes: dict[str, list[int]] = Field(default_factory=dict)
     timings: dict[str, float] = Field(default_factory=dict)
+    # Written only by the runner's supervisor, from what it saw of the processes that ran
+    # student code; whatever those processes put here is replaced.
+    tampering: list[str] = Field(default_factory=list)
+
+
+class Prediction(Contract):
+    """The predicting worker's answer: the held-out images through the trained weights."""
+
+    class_name: str | None = None
+    predictions: list[int] | None = None
+    problem: Problem | None = None
+    adaptations: list[str] = Field(default_factory=list)
+
+
+class WorkerMessage(Contract):
+    """One line from a worker (the process that imports student code) to the runner's supervisor."""
+
+    kind: Literal["report", "suspicion", "prediction", "end"]
+    report: RunReport | None = None
+    suspicion: str | None = None
+    prediction: Prediction | None = None
 
 
 class SignedReport(Contract):
     """`<output>/report.json`: the report's JSON and its HMAC, keyed with the host's nonce.
 
-    The nonce reaches the runner on stdin and is never written down, so student code must
-    dig it out of the runner's memory to forge a result; writing a file is not enough.
+    The nonce reaches the runner's supervisor on stdin and never enters a process that imports
+    student code, so no student code can sign a report.
     """
 
     payload: str

@@ -54,12 +54,15 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory):
 def short_fit_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Runner inputs for sandbox tests: real digits, a fit of a few batches."""
     from grader.contract import RunSpec
+    from grader.host.prepare import digits_bundle
     from grader.host.prepare.data import make_splits
     from grader.rubric import load_rubric
 
     rubric = load_rubric("m14")
     folder = tmp_path_factory.mktemp("inputs")
-    make_splits(rubric.data, tmp_path_factory.mktemp("nodata"), download=False).write_inputs(folder)
+    make_splits(rubric.data, tmp_path_factory.mktemp("nodata"), download=False).write_bundle(
+        digits_bundle(folder)
+    )
     fit = rubric.fit_settings().model_copy(
         update={"max_epochs": 1, "limit_train_batches": 3, "limit_val_batches": 1}
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.host.execute import read_report
+from grader.host.execute import read_report, runner_stdin
 from grader.sandbox.base import SandboxLimits, SandboxOutcome, SandboxRequest
 from grader.sandbox.docker import LABEL, RUNNER_LABEL, DockerSandbox, SandboxUnavailable
 
@@ -54,7 +54,7 @@ def run(
     nonce: str = "nonce-7",
 ) -> SandboxOutcome:
     output.mkdir()
-    request = SandboxRequest(submission, inputs, output, f"{nonce}\n".encode(), limits)
+    request = SandboxRequest(submission, inputs, output, runner_stdin(nonce, inputs), limits)
     before = {c.id for c in our_containers(sandbox)}  # others' runs may be going on
     outcome = sandbox.run(request)
     assert outcome.backend == "docker"

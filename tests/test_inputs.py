@@ -154,10 +154,9 @@ def test_splits_are_seeded_real_digits_and_test_labels_stay_home(tmp_path: Path)
     assert 0.7 < float(np.mean(first.train.images == 0)) < 0.95
     seen = {image.tobytes() for image in first.train.images}
     assert not any(image.tobytes() in seen for image in first.test.images)
-    first.write_inputs(tmp_path / "inputs")
-    assert sorted(p.name for p in (tmp_path / "inputs").iterdir()) == [
-        "test_x.npy", "train_x.npy", "train_y.npy", "val_x.npy", "val_y.npy"
-    ]  # fmt: skip
+    first.write_bundle(tmp_path / "digits.npz")
+    with np.load(tmp_path / "digits.npz") as bundle:
+        assert sorted(bundle.files) == ["test_x", "train_x", "train_y", "val_x", "val_y"]
 
 
 def test_torchvision_cache_format_is_preferred(tmp_path: Path) -> None:

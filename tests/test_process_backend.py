@@ -16,7 +16,7 @@ import pytest
 
 import grader
 from grader.contract import REPORT_FILE
-from grader.host.execute import read_report
+from grader.host.execute import read_report, runner_stdin
 from grader.sandbox import process
 from grader.sandbox.base import SandboxLimits, SandboxOutcome, SandboxRequest, SandboxUnavailable
 from grader.sandbox.process import ProcessSandbox
@@ -46,7 +46,7 @@ def run(
     sandbox: ProcessSandbox, inputs: Path, submission: Path, output: Path, limits: SandboxLimits
 ) -> SandboxOutcome:
     output.mkdir()
-    return sandbox.run(SandboxRequest(submission, inputs, output, b"nonce-42\n", limits))
+    return sandbox.run(SandboxRequest(submission, inputs, output, runner_stdin("nonce-42", inputs), limits))
 
 
 def student(tmp_path: Path, code: str) -> Path:

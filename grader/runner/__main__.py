@@ -1,218 +1,236 @@
 """Entry point inside the sandbox: `python -m grader.runner --submission S --input I --output O`.
 
-The host's nonce arrives on stdin, is read before any student code is imported and only
-ever used as the key of the report's HMAC, so a result file forged by student code is
-rejected by the host.
+This process is the runner's supervisor; it never imports student code (nor torch). It reads
+the host's nonce and digits on stdin, makes itself unreadable to the other processes of the
+sandbox, and runs two workers one after the other, each a fresh interpreter:
+- the training worker (`grader.runner.train`) gets the training and validation digits;
+- once it and everything it started are gone and the files it wrote are wiped, the
+  predicting worker (`grader.runner.predict`) gets the held-out images and the trained weights.
+Workers send their evidence over a pipe. Only the supervisor holds the key that signs the
+report, and it adds what it saw of them itself (`RunReport.tampering`).
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
+import contextlib
+import ctypes
+import hashlib
+import io
 import os
+import signal
+import subprocess
 import sys
-import time
-import warnings
-from dataclasses import dataclass
+import tempfile
+import threading
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
+from pydantic import ValidationError
+
+from grader import tree
 from grader.contract import (
+    CHECKPOINT_DIR,
+    MAX_REPORT_BYTES,
     REPORT_FILE,
-    SPEC_FILE,
+    RUNNER_STAGES,
+    TEST_IMAGES_FILE,
+    WEIGHTS_FILE,
+    Prediction,
     Problem,
     RunReport,
-    RunSpec,
     SignedReport,
-    Stage,
+    WorkerMessage,
     signature,
 )
-from grader.runner.problems import problem_from
+
+WORK_DIR = ".grader-work"
+PR_SET_DUMPABLE = 4
+# A report's fields that a later message may not change once their stage was reported.
+SETTLED_AT = {
+    "found": ("discovery", "hook_sources"),
+    "probed": ("input_layout", "training_step", "validation_step", "configure_optimizers"),
+    "fitted": ("fit",),
+}
+STRAGGLER_GRACE_SECONDS = 2.0
 
 
-class ReportWriter:
-    """Rewrites the signed report atomically after every stage, so a kill loses only that stage."""
+def become_unreadable() -> None:
+    """No ptrace and no /proc/<pid>/mem for the workers, which run as the same user."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
 
-    def __init__(self, path: Path, report: RunReport, key: str) -> None:
-        self.path = path
-        self.report = report
-        self._key = key
-        self.started = time.perf_counter()
 
-    def reached(self, stage: Stage) -> None:
-        self.report.stage = stage
-        self.report.timings[stage] = round(time.perf_counter() - self.started, 3)
-        self.save()
+class Signer:
+    """Writes the signed report, and notices when anything else wrote that file."""
 
-    def save(self) -> None:
-        payload = self.report.model_dump_json()
-        signed = SignedReport(payload=payload, signature=signature(payload, self._key))
-        partial = self.path.with_suffix(".partial")
-        partial.write_text(signed.model_dump_json(), encoding="utf-8")
+    def __init__(self, path: Path, key: str) -> None:
+        self.path, self._key = path, key
+        self._written: bytes | None = None
+
+    def tampered(self) -> bool:
+        current = self.path.read_bytes() if self.path.is_file() and not self.path.is_symlink() else None
+        return current != self._written
+
+    def write(self, report: RunReport) -> None:
+        payload = report.model_dump_json()
+        signed = SignedReport(payload=payload, signature=signature(payload, self._key)).model_dump_json()
+        partial = self.path.with_name(f"{REPORT_FILE}.partial")
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        partial.write_text(signed, encoding="utf-8")
         os.replace(partial, self.path)
+        self._written = signed.encode()
 
 
-def quiet_frameworks() -> None:
-    """Lightning's banners and warnings would bury the student's own output."""
-    warnings.filterwarnings("ignore")
-    for name in ("lightning", "lightning.pytorch", "pytorch_lightning", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+class Watch:
+    """What one worker said, checked as it arrives."""
 
+    def __init__(self, report: RunReport, allowed: set[str], name: str) -> None:
+        self.report, self.allowed, self.name = report, allowed, name
+        self.suspicions: list[str] = []
+        self.prediction: Prediction | None = None
+        self.ended = False
+        self._settled: dict[str, str] = {}
 
-def _first_import_problem(failed: list[Problem], submission: Path) -> Problem:
-    """The failure most likely to have hidden the class: in a file that mentions LightningModule."""
-    for problem in failed:
-        file = submission / (problem.location or "").rsplit(":", 1)[0]
-        if file.is_file() and "LightningModule" in file.read_text(encoding="utf-8", errors="replace"):
-            return problem
-    return failed[0]
+    def suspect(self, text: str) -> None:
+        if text not in self.suspicions:
+            self.suspicions.append(text)
 
-
-def run(spec: RunSpec, submission: Path, inputs: Path, output: Path, writer: ReportWriter) -> None:
-    report = writer.report
-    # Imported lazily: the nonce is already read, and the stages above stay light.
-    import torch
-
-    from grader.runner import call_sites, constructing, data, devices, frameworks, importing, safe_import
-    from grader.runner.stand_ins import StandIns
-
-    torch.set_num_threads(spec.fit.threads)
-    real = frameworks.import_trusted()
-    cpu = devices.CpuOnly(torch, submission)
-    cpu.install()
-    quiet_frameworks()
-    roots = importing.import_roots(submission)
-    shadowing = frameworks.shadowing_names(roots)
-    sources = constructing.Sources(submission, lambda path: importing.package_of(path, roots))
-    # After the installed packages: a submission's `pytorch_lightning/`, `torch.py` or `json.py`
-    # cannot stand in for the real one; the student's own modules are still found by name.
-    extra = call_sites.sys_path_additions(sources.files) + call_sites.script_folders(sources.files)
-    sys.path += [str(folder) for folder in dict.fromkeys([*roots, *extra])]
-    log = safe_import.ImportLog()
-    safe_import.install(submission, log)
-    modules = []
-    for path in importing.candidate_files(submission):
+    def take(self, line: bytes) -> bool:
+        """Take one message; True when the report changed."""
+        if self.ended:
+            self.suspect(f"the {self.name} sent messages after its last one")
+            return False
         try:
-            modules.append(importing.import_file(path, roots, log))
-        except (Exception, SystemExit) as error:
-            log.fail(problem_from(error, submission))  # costs only what depends on it
-    report.skipped_code, report.failed_code = log.skipped, log.failed
-    report.adaptations += [
-        f"`{name}` in your submission has the name of an installed module; the installed `{name}` "
-        "was used, so rename yours"
-        for name in shadowing
-    ]
-    writer.reached("imported")
+            message = WorkerMessage.model_validate_json(line)
+        except ValidationError:
+            self.suspect(f"the {self.name}'s channel carried a message the grader never sends")
+            return False
+        if message.kind not in self.allowed:
+            self.suspect(f"the {self.name} sent a `{message.kind}` message, which it never does")
+            return False
+        if message.kind == "suspicion" and message.suspicion:
+            self.suspect(message.suspicion)
+        elif message.kind == "prediction":
+            self.prediction = message.prediction
+        elif message.kind == "end":
+            self.ended = True
+        elif message.kind == "report" and message.report is not None:
+            self._merge(message.report)
+            return True
+        return False
 
-    trained = call_sites.trained_class_names(sources.files)
-    bases = {name: framework.LightningModule for name, framework in real.items()}
-    called = call_sites.called_names(sources.files)
-    cls, report.discovery = importing.choose_module(
-        modules, spec.class_hint, submission, trained, called, bases
+    def _merge(self, new: RunReport) -> None:
+        order = RUNNER_STAGES.index
+        if order(new.stage) < order(self.report.stage):
+            self.suspect(f"the report went back from stage `{self.report.stage}` to `{new.stage}`")
+        for stage, fields in SETTLED_AT.items():
+            if order(new.stage) < order(stage):
+                continue
+            for field in fields:
+                value = getattr(new, field)
+                dumped = value.model_dump_json() if hasattr(value, "model_dump_json") else repr(value)
+                if self._settled.setdefault(field, dumped) != dumped:
+                    self.suspect(f"the report's `{field}` changed after the {self.name} had reported it")
+                    setattr(new, field, getattr(self.report, field))
+        new.tampering = []
+        self.report = new
+
+
+def _read_lines(
+    pipe: io.BufferedReader, take: Callable[[bytes], None], oversized: Callable[[], None]
+) -> None:
+    while True:
+        line = pipe.readline(MAX_REPORT_BYTES + 1)
+        if not line:
+            return
+        if len(line) > MAX_REPORT_BYTES:
+            oversized()
+            while line and not line.endswith(b"\n"):  # skip the rest of it
+                line = pipe.readline(MAX_REPORT_BYTES)
+            continue
+        take(line)
+
+
+def run_worker(module: str, arguments: list[str], watch: Watch, on_report: Callable[[], None]) -> int:
+    """Run one worker to its end, feed its messages to `watch`; its exit code (128+N for signal N)."""
+    read_end, write_end = os.pipe()
+    command = [sys.executable, "-P", "-m", module, *arguments, "--channel", str(write_end)]
+    process = subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, pass_fds=(write_end,), start_new_session=True
     )
-    if cls is None and log.failed:
-        report.import_problem = _first_import_problem(log.failed, submission)
-    writer.reached("found")
-    if cls is None:
-        return
-    lightning = real[report.discovery.framework]
-    quiet_frameworks()
-    report.hook_sources = importing.hook_sources(cls, lightning.LightningModule)
+    os.close(write_end)
+    lock = threading.Lock()
 
-    digits = data.load(inputs)
-    stand_ins = StandIns(digits)
+    def take(line: bytes) -> None:
+        with lock:
+            if watch.take(line):
+                on_report()
+
+    def oversized() -> None:
+        watch.suspect(f"the {watch.name} sent a message larger than the grader ever sends")
+
+    with os.fdopen(read_end, "rb") as pipe:
+        reader = threading.Thread(target=_read_lines, args=(pipe, take, oversized), daemon=True)
+        reader.start()
+        code = process.wait()
+        stop_stragglers(process.pid)
+        # Once no process holds the pipe, the reader sees its end; one that escaped the
+        # worker's session (possible only without a PID namespace) is not waited for.
+        reader.join(STRAGGLER_GRACE_SECONDS)
+    if code == 0 and not watch.ended:
+        watch.suspect(f"the {watch.name} exited cleanly without finishing, which the grader never does")
+    return code if code >= 0 else 128 - code
+
+
+def stop_stragglers(worker_pid: int) -> None:
+    """End every process a worker left behind, before the next step trusts the sandbox again.
+
+    As PID 1 of the sandbox's own namespace (bubblewrap, Docker) the supervisor can reach all of
+    them; elsewhere (the `none` backend) only those still in the worker's session.
+    """
+    if os.getpid() == 1:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(-1, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, 0):
+                pass
+    else:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(worker_pid, signal.SIGKILL)
+
+
+def _digests(folder: Path) -> dict[tuple[str, ...], str]:
     try:
-        build_and_fit(Run(spec, lightning, digits, submission, output, writer), cls, sources, stand_ins)
-    finally:
-        report.adaptations[:0] = stand_ins.note() + cpu.note()
-        writer.save()
+        return {file.parts: hashlib.sha256(file.read_bytes()).hexdigest() for file in tree.files(folder)}
+    except tree.TooDeep:
+        return {("too deep",): ""}
 
 
-@dataclass(frozen=True)
-class Run:
-    """What the stages after discovery share."""
-
-    spec: RunSpec
-    lightning: Any  # frameworks.Lightning of the graded class
-    digits: Any  # data.Digits
-    submission: Path
-    output: Path
-    writer: ReportWriter
-
-
-def build_and_fit(run: Run, cls: type, sources: Any, stand_ins: Any) -> None:
-    from grader.runner import constructing
-    from grader.runner.stand_ins import IMAGE_SHAPES
-
-    spec, lightning, submission, writer = run.spec, run.lightning, run.submission, run.writer
-    report = writer.report
-    try:
-        build, report.construct_notes, shape = constructing.model_factory(
-            cls, spec.init_kwargs, sources, stand_ins
-        )
-    except (Exception, SystemExit) as error:
-        report.construct_problem = problem_from(error, submission)
-        return
-
-    def make_model() -> Any:
-        lightning.seed_everything(spec.fit.seed, verbose=False)
-        return build()
-
-    writer.reached("constructed")
-    # Data the module loads itself in `setup` or later hooks is stood in for too.
-    with stand_ins.active(shape or IMAGE_SHAPES[0]):
-        probe_and_fit(run, make_model)
+def wipe(output: Path, keep: set[str]) -> None:
+    """Remove what the training run left where the predicting run could read it."""
+    places = [output]
+    if os.getpid() == 1:  # the sandbox's own scratch space, private to this run
+        places += [Path(tempfile.gettempdir()), Path("/tmp"), Path("/dev/shm")]
+    for place in dict.fromkeys(places):
+        with contextlib.suppress(OSError):
+            device = place.stat().st_dev
+            for entry in place.iterdir():
+                # Mounts in the scratch space (the grader's own files, say) are not the run's.
+                mine = entry.lstat().st_dev == device and not output.is_relative_to(entry)
+                if mine and (place != output or entry.name not in keep):
+                    tree.remove(entry)
 
 
-def probe_and_fit(run: Run, make_model: Any) -> None:
-    from grader.runner import fitting, probes
-
-    spec, lightning, digits, submission, writer = (
-        run.spec,
-        run.lightning,
-        run.digits,
-        run.submission,
-        run.writer,
-    )
-    report = writer.report
-    report.training_step, layout = probes.probe_training_step(
-        make_model, lightning.LightningModule, digits, spec, submission
-    )
-    report.input_layout = layout
-    report.validation_step = probes.probe_step(
-        make_model,
-        "validation_step",
-        lightning.LightningModule,
-        digits.val_batch(layout, spec.fit.batch_size),
-        submission,
-        train=False,
-    )
-    report.configure_optimizers = probes.probe_optimizers(make_model(), submission)
-    writer.reached("probed")
-
-    model = make_model()
-    fitting.fit(
-        lightning,
-        model,
-        digits.loaders(layout, spec.fit),
-        spec.fit,
-        run.output,
-        submission,
-        report.fit,
-        writer.save,
-    )
-    report.state_dict_shapes = {k: list(v.shape) for k, v in model.state_dict().items()}
-    writer.reached("fitted")
-    others = [other for other in spec.input_layouts if other != layout]
-    try:
-        report.predictions, used = fitting.predict(model, digits.test_images, [layout, *others])
-        if used != layout:
-            report.adaptations.append(
-                f"`forward` rejected ({layout}) images outside `training_step`; it predicted from ({used})"
-            )
-    except (Exception, SystemExit) as error:
-        report.predict_problem = problem_from(error, submission)
-    writer.reached("done")
+def unpack(bundle: bytes, folder: Path) -> bytes:
+    """The training digits into `folder`; the held-out images are kept in memory, for later."""
+    folder.mkdir(parents=True)
+    with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
+        for name in ("train_x", "train_y", "val_x", "val_y"):
+            (folder / f"{name}.npy").write_bytes(archive.read(f"{name}.npy"))
+        return archive.read(TEST_IMAGES_FILE)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -221,22 +239,70 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--input", type=Path, required=True)
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(argv)
-    key = sys.stdin.readline().strip()
-    spec = RunSpec.model_validate_json((args.input / SPEC_FILE).read_text(encoding="utf-8"))
-    writer = ReportWriter(args.output / REPORT_FILE, RunReport(), key)
+    key = sys.stdin.buffer.readline().strip().decode()
+    bundle = sys.stdin.buffer.read()
+    become_unreadable()
+    output, submission, inputs = args.output.resolve(), args.submission.resolve(), args.input.resolve()
+    os.chdir(output)
+    signer = Signer(output / REPORT_FILE, key)
     del key
-    writer.reached("started")
-    os.chdir(args.output)
-    submission = args.submission.resolve()
-    try:
-        run(spec, submission, args.input.resolve(), args.output.resolve(), writer)
-    except (Exception, SystemExit) as error:
-        # Every call into student code is guarded where it happens: what escapes is the
-        # grader's failure, unless its traceback runs through the student's files.
-        writer.report.runner_problem = problem_from(error, submission, by_grader=True)
-        writer.save()
-        return 1
-    return 0
+    work = output / WORK_DIR
+    test_images = unpack(bundle, work / "train")
+    del bundle
+    common = ["--submission", str(submission), "--input", str(inputs)]
+
+    training = Watch(RunReport(), {"report", "suspicion", "end"}, "training worker")
+    suspicions = training.suspicions
+
+    def save() -> None:
+        if signer.tampered():
+            training.suspect("the report file was written by code other than the grader")
+        training.report.tampering = list(suspicions)
+        signer.write(training.report)
+
+    save()
+    code = run_worker(
+        "grader.runner.train",
+        [*common, "--output", str(output), "--work", str(work / "train")],
+        training,
+        save,
+    )
+    report = training.report
+    weights = work / "train" / WEIGHTS_FILE
+    if report.stage == "fitted" and report.input_layout and weights.is_file():
+        checkpoints = _digests(output / CHECKPOINT_DIR)
+        predict_folder = work / "predict"
+        predict_folder.mkdir()
+        weights.rename(predict_folder / WEIGHTS_FILE)
+        wipe(output, keep={REPORT_FILE, CHECKPOINT_DIR, WORK_DIR})
+        tree.remove(work / "train")
+        (predict_folder / TEST_IMAGES_FILE).write_bytes(test_images)
+        predicting = Watch(report, {"prediction", "suspicion", "end"}, "predicting worker")
+        predicting.suspicions = suspicions
+        predict_code = run_worker(
+            "grader.runner.predict",
+            [*common, "--work", str(predict_folder), "--layout", report.input_layout],
+            predicting,
+            lambda: None,
+        )
+        answer = predicting.prediction or Prediction(
+            problem=Problem(
+                kind="Crash", message=f"the predicting run ended without an answer (exit code {predict_code})"
+            )
+        )
+        if answer.predictions is not None and answer.class_name != report.discovery.class_name:
+            training.suspect(f"the predicting run found class `{answer.class_name}`, not the trained one")
+            answer = Prediction(
+                problem=Problem(kind="Mismatch", message="the predicting run found another class")
+            )
+        report.predictions, report.predict_problem = answer.predictions, answer.problem
+        report.adaptations += answer.adaptations
+        report.stage = "done"
+        if _digests(output / CHECKPOINT_DIR) != checkpoints:
+            training.suspect("the checkpoint changed after the fit, while the held-out digits were predicted")
+    tree.remove(work)
+    save()
+    return code
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ class Digits:
     train_y: torch.Tensor
     val_x: torch.Tensor
     val_y: torch.Tensor
-    test_x: torch.Tensor
+    test_x: torch.Tensor  # empty for the training worker, which never sees held-out images
 
     @staticmethod
     def shaped(images: torch.Tensor, layout: InputLayout) -> torch.Tensor:
@@ -54,16 +54,24 @@ class Digits:
         )
 
 
-def load(inputs: Path) -> Digits:
-    """Read the arrays the host wrote. There are no test labels: the host keeps them."""
+def load(work: Path) -> Digits:
+    """The training worker's digits, as the supervisor unpacked them. No held-out images."""
 
     def array(name: str) -> np.ndarray:
-        return np.load(inputs / f"{name}.npy", allow_pickle=False)
+        return np.load(work / f"{name}.npy", allow_pickle=False)
 
     return Digits(
         train_x=_images(array("train_x")),
         train_y=torch.from_numpy(array("train_y")).long(),
         val_x=_images(array("val_x")),
         val_y=torch.from_numpy(array("val_y")).long(),
-        test_x=_images(array("test_x")),
+        test_x=torch.empty(0, 28, 28),
     )
+
+
+def unlabelled(test_images: np.ndarray) -> Digits:
+    """The predicting worker's digits: the held-out images only, labelled 0 where a constructor
+    needs labels, so that nothing there can train a model."""
+    images = _images(test_images)
+    labels = torch.zeros(len(images), dtype=torch.long)
+    return Digits(train_x=images, train_y=labels, val_x=images, val_y=labels, test_x=images)

@@ -61,7 +61,7 @@ def runner_fingerprint() -> str:
     """The sources the runner runs (contract, syntax helpers, runner), hashed as
     .ci/docker-setup.sh labels the image."""
     root = Path(grader.__file__).resolve().parent.parent
-    shared = [root / "grader" / name for name in ("contract.py", "syntax.py")]
+    shared = [root / "grader" / name for name in ("contract.py", "syntax.py", "tree.py")]
     files = [*shared, *(root / "grader" / "runner").rglob("*.py")]
     digest = hashlib.sha256()
     for path in sorted(files, key=lambda p: p.relative_to(root).as_posix().encode()):

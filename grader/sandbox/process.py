@@ -78,6 +78,9 @@ os.execv(sys.argv[5], sys.argv[5:])
 def _namespace_args(as_root: bool) -> list[str]:
     args = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
     args += ["--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "sandbox"]
+    # The runner's supervisor is the namespace's init: no signal from inside reaches it, and
+    # it can end every process the training run left before the predicting run starts.
+    args += ["--as-pid-1"]
     if as_root:  # no user namespace: the uid drop in BOOTSTRAP needs a real non-root uid
         return [*args, "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     return [*args, "--unshare-user", "--disable-userns"]

@@ -1,7 +1,8 @@
 """Step 2, execute: run the runner in the sandbox and read back what it wrote, trusting nothing.
 
 The report is read size-capped, validated and checked against the HMAC keyed with a fresh
-nonce that only the runner received (on stdin); the checkpoint is opened weights-only.
+nonce that only the runner's supervisor received (on stdin, with the digits); the
+checkpoint is opened weights-only.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 
 from grader.contract import MAX_REPORT_BYTES, REPORT_FILE, RunReport, SignedReport, signature
 from grader.host.execute.checkpoint import CheckpointFacts, inspect_checkpoint
+from grader.host.prepare import digits_bundle
 from grader.host.prepare.staging import Staged
 from grader.sandbox import SandboxOutcome, SandboxRequest
 
@@ -28,6 +30,7 @@ class Execution:
     outcome: SandboxOutcome
     report: RunReport | None  # None: missing, oversized, malformed or forged
     checkpoint: CheckpointFacts | None  # None: the fit was never reached
+    report_refused: bool = False  # a report file was there, but not one the runner signed
 
 
 def read_report(output: Path, nonce: str) -> RunReport | None:
@@ -44,10 +47,17 @@ def read_report(output: Path, nonce: str) -> RunReport | None:
         return None
 
 
+def runner_stdin(nonce: str, inputs: Path) -> bytes:
+    """The nonce, then the digits: nothing the sandbox holds on disk."""
+    return f"{nonce}\n".encode() + digits_bundle(inputs).read_bytes()
+
+
 def execute(staged: Staged, context: GradingContext) -> Execution:
     output = staged.folder.parent / "output"
     nonce = secrets.token_hex(16)
-    request = SandboxRequest(staged.folder, context.inputs, output, f"{nonce}\n".encode(), context.limits)
+    request = SandboxRequest(
+        staged.folder, context.inputs, output, runner_stdin(nonce, context.inputs), context.limits
+    )
     outcome = context.sandbox.run(request)
     report = read_report(output, nonce)
     fitted = report is not None and report.stage in ("fitted", "done")
@@ -56,4 +66,6 @@ def execute(staged: Staged, context: GradingContext) -> Execution:
         if fitted
         else None
     )
-    return Execution(outcome, report, checkpoint)
+    path = output / REPORT_FILE
+    refused = report is None and (path.exists() or path.is_symlink())
+    return Execution(outcome, report, checkpoint, refused)

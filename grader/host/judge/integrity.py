@@ -1,12 +1,14 @@
-"""Whether the runner's report can be believed: the checks a forged report rarely survives.
+"""Whether the runner's report can be believed.
 
-Student code runs in the runner's own process, so it can reach the runner's report writer
-and have it sign a made-up run. What it rarely fakes as well is the rest of the evidence:
-- an honest runner exits 0 only when it reached its end or stopped where its report says
-  why (no class, a model that cannot be built); any other early exit with 0 is not its own;
-- a completed fit leaves the checkpoint Lightning saved, with Lightning's record of that fit
-  (epoch, step, the checkpoint callback's best score, the optimizer's step counts, the loops),
-  and that record must agree with the report.
+The runner's supervisor signs the report and never runs student code; the workers that do
+run it cannot sign. Evidence of tampering comes from three places:
+- the supervisor's own observations (`RunReport.tampering`): the tripwire in the workers
+  (`gc` walks, the grader's frames read, its functions replaced, `ctypes`), a report file
+  written by someone else, a worker that exits cleanly without finishing, results that
+  change after they were reported, a checkpoint rewritten after the fit;
+- a report file that is there but not signed by the supervisor;
+- the checkpoint Lightning saved, whose record of the fit (epoch, step, the checkpoint
+  callback's best score, the optimizer's step counts, the loops) must agree with the report.
 A suspicion costs the runtime evidence: only what the host reads itself (the source) counts,
 and the instructor is told to review the submission.
 """
@@ -26,13 +28,10 @@ def suspicions(run: Execution, monitor: str) -> list[str]:
 
     `monitor` is the metric the grader's `ModelCheckpoint` watches (the rubric's `val_loss`).
     """
-    report, outcome = run.report, run.outcome
+    report = run.report
     if report is None:
-        return []
-    found: list[str] = []
-    stopped_early = report.stage in ("constructed", "probed", "fitted")
-    if outcome.exit_code == 0 and stopped_early and not report.runner_problem and not outcome.timed_out:
-        found.append(f"the run exited cleanly at stage `{report.stage}`, which the runner never does")
+        return ["the report file is not the one the grader wrote"] if run.report_refused else []
+    found = list(report.tampering)
     if report.stage in ("fitted", "done") and report.fit.completed:
         found += _checkpoint_disagrees(report, run, monitor)
     return found

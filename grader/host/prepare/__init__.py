@@ -12,9 +12,16 @@ from grader.host.prepare.staging import Staged, stage
 from grader.rubric.models import Rubric
 
 
+def digits_bundle(inputs: Path) -> Path:
+    """Where the digits of the runner whose inputs are `inputs` lie, outside that folder."""
+    return inputs.with_name(f"{inputs.name}-digits.npz")
+
+
 def write_inputs(rubric: Rubric, splits: Splits, folder: Path) -> Path:
-    """The runner's inputs, identical for every submission: digits without test labels, and the spec."""
-    splits.write_inputs(folder)
+    """The runner's inputs, identical for every submission: the spec in `folder` (which the
+    sandbox mounts) and the digits without test labels beside it (which reach it on stdin)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    splits.write_bundle(digits_bundle(folder))
     spec = RunSpec(
         fit=rubric.fit_settings(),
         class_hint=rubric.model.class_hint,

@@ -64,18 +64,22 @@ class Splits:
             digest.update(part.labels.tobytes())
         return digest.hexdigest()[:16]
 
-    def write_inputs(self, folder: Path) -> None:
-        """The sandbox's view of the data: no test labels."""
-        folder.mkdir(parents=True, exist_ok=True)
-        arrays = {
-            "train_x": self.train.images,
-            "train_y": self.train.labels,
-            "val_x": self.val.images,
-            "val_y": self.val.labels,
-            "test_x": self.test.images,
-        }
-        for name, array in arrays.items():
-            np.save(folder / f"{name}.npy", array, allow_pickle=False)
+    def write_bundle(self, path: Path) -> None:
+        """The runner's digits, streamed to it on stdin: no test labels.
+
+        Not a file the sandbox can see: the runner's supervisor hands the training digits to
+        the training worker and the held-out images, later, to the predicting worker only.
+        """
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as file:
+            np.savez(
+                file,
+                train_x=self.train.images,
+                train_y=self.train.labels,
+                val_x=self.val.images,
+                val_y=self.val.labels,
+                test_x=self.test.images,
+            )
 
 
 def default_data_dir() -> Path:

@@ -1,0 +1,134 @@
+"""The training worker: `python -m grader.runner.train`, started by the runner's supervisor.
+
+It imports the submission, probes its hooks and fits it on the training digits, and sends
+the report to the supervisor after every stage. It never sees the held-out images, and it
+ends by writing the trained weights, which the predicting worker loads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from grader.contract import SPEC_FILE, WEIGHTS_FILE, RunReport, RunSpec
+from grader.runner import data, fitting, frameworks, opening, probes, tripwire
+from grader.runner.channel import Channel
+from grader.runner.problems import problem_from
+from grader.runner.stand_ins import IMAGE_SHAPES, StandIns
+
+
+@dataclass(frozen=True)
+class Run:
+    """What the stages after discovery share."""
+
+    spec: RunSpec
+    digits: data.Digits
+    submission: Path
+    output: Path
+    work: Path
+    report: RunReport
+    channel: Channel
+
+
+def run(run_: Run, real: dict[str, Any]) -> None:
+    spec, report, channel, submission = run_.spec, run_.report, run_.channel, run_.submission
+    opened = opening.open_submission(spec, submission, report, real)
+    channel.reached(report, "imported")
+    channel.reached(report, "found")
+    if opened is None:
+        return
+    stand_ins = StandIns(run_.digits)
+    try:
+        built = opening.build(opened, spec, report, submission, stand_ins)
+        if built is None:
+            return
+        make_model, shape = built
+        channel.reached(report, "constructed")
+        # Data the module loads itself in `setup` or later hooks is stood in for too.
+        with stand_ins.active(shape or IMAGE_SHAPES[0]):
+            probe_and_fit(run_, opened.lightning, make_model)
+    finally:
+        report.adaptations[:0] = stand_ins.note() + opened.cpu.note()
+        channel.save(report)
+
+
+def probe_and_fit(run_: Run, lightning: Any, make_model: Any) -> None:
+    spec, digits, submission, report, channel = (
+        run_.spec,
+        run_.digits,
+        run_.submission,
+        run_.report,
+        run_.channel,
+    )
+    report.training_step, layout = probes.probe_training_step(
+        make_model, lightning.LightningModule, digits, spec, submission
+    )
+    report.input_layout = layout
+    report.validation_step = probes.probe_step(
+        make_model,
+        "validation_step",
+        lightning.LightningModule,
+        digits.val_batch(layout, spec.fit.batch_size),
+        submission,
+        train=False,
+    )
+    report.configure_optimizers = probes.probe_optimizers(make_model(), submission)
+    channel.reached(report, "probed")
+
+    model = make_model()
+    fitting.fit(
+        lightning,
+        model,
+        digits.loaders(layout, spec.fit),
+        spec.fit,
+        run_.output,
+        submission,
+        report.fit,
+        lambda: channel.save(report),
+    )
+    # The fit's record leaves before any more student code (`state_dict` may be overridden) runs.
+    channel.reached(report, "fitted")
+    weights = model.state_dict()
+    report.state_dict_shapes = {key: list(value.shape) for key, value in weights.items()}
+    torch.save({key: value.detach().clone() for key, value in weights.items()}, run_.work / WEIGHTS_FILE)
+    channel.save(report)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m grader.runner.train")
+    parser.add_argument("--submission", type=Path, required=True)
+    parser.add_argument("--input", type=Path, required=True)
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--work", type=Path, required=True, help="the training digits; the weights go here")
+    parser.add_argument("--channel", type=int, required=True, help="the pipe to the supervisor")
+    args = parser.parse_args(argv)
+    spec = RunSpec.model_validate_json((args.input / SPEC_FILE).read_text(encoding="utf-8"))
+    channel, report = Channel(args.channel), RunReport()
+    torch.set_num_threads(spec.fit.threads)
+    real = frameworks.import_trusted()
+    wire = tripwire.install(channel.suspect)
+    channel.guard_with(wire.replaced)
+    digits = data.load(args.work)
+    run_ = Run(
+        spec, digits, args.submission.resolve(), args.output.resolve(), args.work.resolve(), report, channel
+    )
+    try:
+        run(run_, real)
+    except (Exception, SystemExit) as error:
+        # Every call into student code is guarded where it happens: what escapes is the
+        # grader's failure, unless its traceback runs through the student's files.
+        report.runner_problem = problem_from(error, run_.submission, by_grader=True)
+        channel.save(report)
+        channel.end()
+        return 1
+    channel.end()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
