@@ -582,61 +582,75 @@ def test_host_secrets_are_invisible_and_leak_nowhere(graders: Graders) -> None:
 # --------------------------------------------------------------------------- 7: forged results
 
 
-def test_result_printed_on_stdout_is_ignored(graders: Graders) -> None:
-    graded = graders.grade("forge_stdout.py")
+# Each forger's module without the forgery earns at least the static check; a flagged forger
+# keeps only that, whatever it claimed.
+FORGERS = [
+    "forge_stdout.py",  # a perfect result printed, then `os._exit(0)`
+    "forge_signed_report.py",  # a report file signed with a guessed key, then `os._exit(0)`
+    "forge_plain_report.py",  # an unsigned report file, then `os._exit(0)`
+    "forge_in_process.py",  # `gc` to the worker's channel and report
+    "forge_frames.py",  # `sys._getframe` into the grader's frames, its report edited in place
+    "forge_checkpoint.py",  # a real checkpoint of a shadow model; `f_back` to the channel
+    "patch_the_fit.py",  # the grader's own `fit` replaced
+    "patch_lightning.py",  # `Trainer.fit` and `LightningModule.log` replaced
+]
+
+
+@pytest.mark.parametrize("sample", FORGERS)
+def test_a_forgery_is_flagged_and_earns_only_what_the_source_shows(graders: Graders, sample: str) -> None:
+    graded = graders.grade(sample)
     result = graded.result
-    assert '"score": 100.0' in result.stdout  # the forgery was printed
-    assert result.status == "crashed"
-    assert "ended unexpectedly" in result.status_reason
-    assert_only_earned(result, FOUND | STATIC, "ended unexpectedly")
-    assert_clean(graded)
+    assert result.tampering, f"the forgery was taken at face value: {result.status_reason}"
+    assert_only_earned(result, STATIC, "tampering suspected")
+    assert result.accuracy is None
+    assert "Tampering suspected" in graded.feedback
+    assert_clean(graded)  # and it stayed a grading problem: no leak, no escape
+
+
+def test_result_printed_on_stdout_is_only_output(graders: Graders) -> None:
+    result = graders.grade("forge_stdout.py").result
+    assert '"score": 100.0' in result.stdout  # the forgery was printed, and shown as output
 
 
 @pytest.mark.parametrize("sample", ["forge_signed_report.py", "forge_plain_report.py"])
-def test_forged_report_file_is_refused(graders: Graders, sample: str) -> None:
-    graded = graders.grade(sample)
-    result = graded.result
-    assert graded.output_sizes.get("report.json"), "the forger never wrote its report"
-    assert result.status == "crashed"
-    assert "without a valid result" in result.status_reason
-    # Only what the host read itself, from the source, counts.
-    assert_only_earned(result, STATIC, "without a valid result")
-    assert result.accuracy is None
-    assert_clean(graded)
+def test_a_report_file_written_by_the_submission_is_noticed(graders: Graders, sample: str) -> None:
+    result = graders.grade(sample).result
+    assert any("report file was written by code other than the grader" in t for t in result.tampering)
 
 
-def test_killing_the_parent_process_changes_nothing(graders: Graders) -> None:
+def test_the_report_channel_refuses_student_callers(graders: Graders) -> None:
+    for sample in ("forge_in_process.py", "forge_checkpoint.py"):
+        tampering = graders.grade(sample).result.tampering
+        assert any("called the grader's report channel" in t for t in tampering), (sample, tampering)
+    assert any("`gc.get_objects`" in t for t in graders.grade("forge_in_process.py").result.tampering)
+    assert any("frames were read" in t for t in graders.grade("forge_frames.py").result.tampering)
+    assert any("`Trainer.fit`" in t for t in graders.grade("patch_lightning.py").result.tampering)
+    assert any(
+        "`grader.runner.fitting.fit` was replaced" in t
+        for t in graders.grade("patch_the_fit.py").result.tampering
+    )
+
+
+def test_killing_the_supervisor_fails_and_is_flagged(graders: Graders) -> None:
     marker = unique_marker()
     path = graders.prepare("kill_parent.py", SLEEP_MARKER=marker)
     graded = graders.grade("kill_parent.py", markers=(marker,), path=path)
     result = graded.result
     assert graded.findings is not None, "the submission never tried"
-    # The parent is out of reach (process: bubblewrap's init, another user; docker: the
-    # runner is PID 1 and `kill(0)` reaches only its own group). Either way the forged
-    # report is overwritten by the honest run or refused.
-    if result.status == "ok":
-        assert_honest_run(result, graders.rubric)
-    else:
-        assert result.status == "crashed"
-        assert_only_earned(result, STATIC, "")
+    # The supervisor is PID 1 of the sandbox's namespace: the signal never reaches it.
+    assert any("signal was sent" in t for t in result.tampering), result.tampering
+    assert_only_earned(result, STATIC, "tampering suspected")
     assert_clean(graded)  # includes: its `sleep` in a new session did not survive
 
 
-# The same modules without the forgery earn the class, the optimizer and their callbacks.
-FORGER_HONEST_POINTS = 30
-
-
-@pytest.mark.parametrize("sample", ["forge_in_process.py", "patch_the_fit.py"])
-def test_report_forged_inside_the_runner_is_flagged_and_earns_nothing_more(
-    graders: Graders, sample: str
-) -> None:
-    graded = graders.grade(sample)
+def test_a_process_racing_the_report_is_stopped_and_flagged(graders: Graders) -> None:
+    marker = unique_marker()
+    path = graders.prepare("race_report.py", SLEEP_MARKER=marker)
+    graded = graders.grade("race_report.py", markers=(marker,), path=path)
     result = graded.result
-    assert result.tampering, "the forged report was taken at face value"
-    assert result.score <= FORGER_HONEST_POINTS
+    assert result.tampering, "the rewritten report file went unnoticed"
     assert_only_earned(result, STATIC, "tampering suspected")
-    assert "Tampering suspected" in graded.feedback
-    assert_clean(graded)  # and it stayed a grading problem: no leak, no escape
+    assert_clean(graded)  # the rewriter did not survive the run
 
 
 # --------------------------------------------------------------------------- 9: output
@@ -779,7 +793,7 @@ def test_batch_goes_on_past_hostile_submissions(graders: Graders, tmp_path: Path
     eve, mallory, zoe = results
     assert (eve.submission, eve.status, eve.score) == ("eve", "rejected", 0)
     assert (mallory.submission, mallory.status) == ("mallory", "crashed")
-    assert_only_earned(mallory, STATIC, "without a valid result")
+    assert_only_earned(mallory, STATIC, "tampering suspected")
     assert zoe.submission == "zoe"
     assert_honest_run(zoe, graders.rubric)
     for result in results:

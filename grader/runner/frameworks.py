@@ -37,6 +37,21 @@ class Lightning:
     seed_everything: Callable[..., Any]
 
 
+def classes(found: dict[Framework, Lightning]) -> list[type]:
+    """The Lightning classes the grader calls, for the tripwire to watch."""
+    return [
+        cls
+        for lightning in found.values()
+        for cls in (
+            lightning.LightningModule,
+            lightning.Trainer,
+            lightning.Callback,
+            lightning.ModelCheckpoint,
+            lightning.EarlyStopping,
+        )
+    ]
+
+
 def import_trusted() -> dict[Framework, Lightning]:
     """Import the real libraries and keep the Lightning classes, by package name."""
     found = {}

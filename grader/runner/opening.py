@@ -45,16 +45,12 @@ class Opened:
 
 
 def open_submission(
-    spec: RunSpec, submission: Path, report: RunReport, real: dict[str, Lightning]
+    spec: RunSpec, submission: Path, report: RunReport, real: dict[str, Lightning], cpu: devices.CpuOnly
 ) -> Opened | None:
     """Import the submission and choose the graded class; None (with the reason in `report`) if there is none.
 
-    `real` are the Lightning packages imported before any student code.
+    `real` are the Lightning packages imported before any student code; `cpu` is installed.
     """
-    import torch
-
-    cpu = devices.CpuOnly(torch, submission)
-    cpu.install()
     quiet_frameworks()
     roots = importing.import_roots(submission)
     shadowing = frameworks.shadowing_names(roots)

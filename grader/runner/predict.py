@@ -9,33 +9,27 @@ the side during the fit can therefore only count as these weights.
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from grader.contract import (
-    SPEC_FILE,
     TEST_IMAGES_FILE,
     WEIGHTS_FILE,
     InputLayout,
     Prediction,
     RunReport,
-    RunSpec,
 )
-from grader.runner import data, fitting, frameworks, opening, tripwire
-from grader.runner.channel import Channel
+from grader.runner import data, fitting, opening, worker
 from grader.runner.problems import problem_from
 from grader.runner.stand_ins import IMAGE_SHAPES, StandIns
 
 
-def predict(
-    spec: RunSpec, submission: Path, digits: data.Digits, weights: dict, layout: InputLayout, real: dict
-) -> Prediction:
+def predict(started: worker.Worker, digits: data.Digits, weights: dict, layout: InputLayout) -> Prediction:
+    spec, submission = started.spec, started.submission
     report = RunReport()  # the training worker's report is the one that counts
-    opened = opening.open_submission(spec, submission, report, real)
+    opened = opening.open_submission(spec, submission, report, started.real, started.cpu)
     if opened is None:
         return Prediction(problem=report.import_problem)
     answer = Prediction(class_name=report.discovery.class_name)
@@ -62,31 +56,21 @@ def predict(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m grader.runner.predict")
-    parser.add_argument("--submission", type=Path, required=True)
-    parser.add_argument("--input", type=Path, required=True)
-    parser.add_argument("--work", type=Path, required=True, help="the held-out images and the weights")
+    parser = worker.arguments("python -m grader.runner.predict")
     parser.add_argument("--layout", required=True, help="the input layout that trained")
-    parser.add_argument("--channel", type=int, required=True, help="the pipe to the supervisor")
     args = parser.parse_args(argv)
-    spec = RunSpec.model_validate_json((args.input / SPEC_FILE).read_text(encoding="utf-8"))
-    channel = Channel(args.channel)
-    torch.set_num_threads(spec.fit.threads)
-    real = frameworks.import_trusted()
     # Read before any student code runs, then gone from the disk.
     weights = torch.load(args.work / WEIGHTS_FILE, map_location="cpu", weights_only=True)
     images = np.load(args.work / TEST_IMAGES_FILE, allow_pickle=False)
     for name in (WEIGHTS_FILE, TEST_IMAGES_FILE):
         (args.work / name).unlink()
-    wire = tripwire.install(channel.suspect)
-    channel.guard_with(wire.replaced)
-    submission = args.submission.resolve()
+    started = worker.start(args)
     try:
-        answer = predict(spec, submission, data.unlabelled(images), weights, args.layout, real)
+        answer = predict(started, data.unlabelled(images), weights, args.layout)
     except (Exception, SystemExit) as error:
-        answer = Prediction(problem=problem_from(error, submission, by_grader=True))
-    channel.predicted(answer)
-    channel.end()
+        answer = Prediction(problem=problem_from(error, started.submission, by_grader=True))
+    started.channel.predicted(answer)
+    started.channel.end()
     return 0
 
 

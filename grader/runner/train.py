@@ -7,7 +7,6 @@ ends by writing the trained weights, which the predicting worker loads.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +14,8 @@ from typing import Any
 
 import torch
 
-from grader.contract import SPEC_FILE, WEIGHTS_FILE, RunReport, RunSpec
-from grader.runner import data, fitting, frameworks, opening, probes, tripwire
+from grader.contract import WEIGHTS_FILE, RunReport, RunSpec
+from grader.runner import data, fitting, opening, probes, worker
 from grader.runner.channel import Channel
 from grader.runner.problems import problem_from
 from grader.runner.stand_ins import IMAGE_SHAPES, StandIns
@@ -24,20 +23,30 @@ from grader.runner.stand_ins import IMAGE_SHAPES, StandIns
 
 @dataclass(frozen=True)
 class Run:
-    """What the stages after discovery share."""
+    """What the stages share."""
 
-    spec: RunSpec
+    worker: worker.Worker
     digits: data.Digits
-    submission: Path
     output: Path
     work: Path
     report: RunReport
-    channel: Channel
+
+    @property
+    def spec(self) -> RunSpec:
+        return self.worker.spec
+
+    @property
+    def submission(self) -> Path:
+        return self.worker.submission
+
+    @property
+    def channel(self) -> Channel:
+        return self.worker.channel
 
 
-def run(run_: Run, real: dict[str, Any]) -> None:
+def run(run_: Run) -> None:
     spec, report, channel, submission = run_.spec, run_.report, run_.channel, run_.submission
-    opened = opening.open_submission(spec, submission, report, real)
+    opened = opening.open_submission(spec, submission, report, run_.worker.real, run_.worker.cpu)
     channel.reached(report, "imported")
     channel.reached(report, "found")
     if opened is None:
@@ -100,33 +109,22 @@ def probe_and_fit(run_: Run, lightning: Any, make_model: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m grader.runner.train")
-    parser.add_argument("--submission", type=Path, required=True)
-    parser.add_argument("--input", type=Path, required=True)
+    parser = worker.arguments("python -m grader.runner.train")
     parser.add_argument("--output", type=Path, required=True)
-    parser.add_argument("--work", type=Path, required=True, help="the training digits; the weights go here")
-    parser.add_argument("--channel", type=int, required=True, help="the pipe to the supervisor")
     args = parser.parse_args(argv)
-    spec = RunSpec.model_validate_json((args.input / SPEC_FILE).read_text(encoding="utf-8"))
-    channel, report = Channel(args.channel), RunReport()
-    torch.set_num_threads(spec.fit.threads)
-    real = frameworks.import_trusted()
-    wire = tripwire.install(channel.suspect)
-    channel.guard_with(wire.replaced)
-    digits = data.load(args.work)
-    run_ = Run(
-        spec, digits, args.submission.resolve(), args.output.resolve(), args.work.resolve(), report, channel
-    )
+    started = worker.start(args)
+    report = RunReport()
+    run_ = Run(started, data.load(args.work), args.output.resolve(), args.work.resolve(), report)
     try:
-        run(run_, real)
+        run(run_)
     except (Exception, SystemExit) as error:
         # Every call into student code is guarded where it happens: what escapes is the
         # grader's failure, unless its traceback runs through the student's files.
-        report.runner_problem = problem_from(error, run_.submission, by_grader=True)
-        channel.save(report)
-        channel.end()
+        report.runner_problem = problem_from(error, started.submission, by_grader=True)
+        started.channel.save(report)
+        started.channel.end()
         return 1
-    channel.end()
+    started.channel.end()
     return 0
 
 

@@ -5,8 +5,9 @@ Installed in a worker after the trusted libraries and before any student import.
   another frame's or object's insides: `gc`'s object walks, frames of the grader's code
   (`sys._getframe`, `tb_frame`, `f_code`), tracing, `ctypes`, signals to the supervisor, and
   attributes set on classes or functions of the grader, Lightning, torch or torchmetrics;
-- a snapshot of the grader's modules, compared before each message, for replaced functions
-  (setting a module attribute raises no audit event).
+- a snapshot of the grader's modules and of the methods of the Lightning classes it uses,
+  compared before each message, for replaced functions (setting a module's or a class's
+  attribute raises no audit event).
 Only code of the submission is suspected: the event is charged to the nearest frame outside
 the standard library, and Lightning's or torch's own introspection is theirs.
 """
@@ -54,12 +55,13 @@ def _trusted_folders() -> tuple[str, ...]:
 
 
 class Tripwire:
-    def __init__(self, report: Callable[[str], None], supervisor_pid: int) -> None:
+    def __init__(self, report: Callable[[str], None], supervisor_pid: int, classes: list[type]) -> None:
         self._report = report
         self._supervisor = supervisor_pid
         self._trusted = _trusted_folders()
         self._busy = threading.local()
         self._modules = self._grader_modules()
+        self._methods = _methods(classes)
 
     # ------------------------------------------------------------------ module snapshot
     @staticmethod
@@ -79,6 +81,13 @@ class Tripwire:
             for attribute, value in before.items():
                 if now.get(attribute, None) is not value:
                     found.append(f"the grader's `{name}.{attribute}` was replaced")
+        for cls, before in self._methods.items():
+            now = vars(cls)
+            found += [
+                f"`{cls.__qualname__}.{name}` of {_package(cls)} was replaced"
+                for name, value in before.items()
+                if now.get(name, None) is not value
+            ]
         return found
 
     # ------------------------------------------------------------------ audit hook
@@ -150,7 +159,18 @@ def _protected(target: object) -> bool:
     return isinstance(target, type | FunctionType) and _package(target) in PROTECTED_PACKAGES
 
 
-def install(report: Callable[[str], None]) -> Tripwire:
-    tripwire = Tripwire(report, os.getppid())
+def _methods(classes: list[type]) -> dict[type, dict[str, Any]]:
+    """The functions, properties and descriptors each class of a protected package defines."""
+    kinds = (FunctionType, property, classmethod, staticmethod)
+    return {
+        cls: {name: value for name, value in vars(cls).items() if isinstance(value, kinds)}
+        for cls in dict.fromkeys(base for start in classes for base in start.__mro__)
+        if _package(cls) in PROTECTED_PACKAGES
+    }
+
+
+def install(report: Callable[[str], None], classes: list[type]) -> Tripwire:
+    """Install the hook; `classes` (and their bases) are the library classes whose methods the grader relies on."""
+    tripwire = Tripwire(report, os.getppid(), classes)
     tripwire.install()
     return tripwire

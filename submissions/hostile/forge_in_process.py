@@ -1,11 +1,12 @@
-"""Hostile sample: has the runner sign a forged report, from inside the runner's process.
+"""Hostile sample: has the runner send a forged report, from inside the runner's process.
 
-The student's code runs in the same Python process as the grader's runner, so it can find
-the runner's report writer in memory (`gc`), fill the real report with a perfect run (every
-probe passed, a completed fit with a falling loss, a checkpoint whose weights fit, early
-stopping active) and have the writer sign it with the host's nonce, then exit. The model
-itself never trains: `training_step` raises. Expected: the host does not take the forged
-evidence; only what it can check itself earns points.
+The student's code runs in the same Python process as the grader's training worker, so it
+can find the worker's report channel and its report in memory (`gc`), fill the report with
+a perfect run (every probe passed, a completed fit with a falling loss, a checkpoint whose
+weights fit, early stopping active) and send it as the runner would, then exit. The model
+itself never trains: `training_step` raises. Expected: the worker holds no key, the channel
+refuses a caller outside the grader, the tripwire reports the `gc` walk, and only what the
+host reads itself earns points.
 """
 
 import gc
@@ -20,11 +21,10 @@ from torch import nn
 
 
 def take_over(model: nn.Module) -> None:
-    writers = [o for o in gc.get_objects() if type(o).__name__ == "ReportWriter"]
-    if not writers:
+    found = {type(o).__name__: o for o in gc.get_objects() if type(o).__name__ in ("Channel", "RunReport")}
+    if len(found) < 2:
         return
-    writer = writers[0]
-    report = writer.report
+    channel, report = found["Channel"], found["RunReport"]
     for probe in (report.training_step, report.validation_step):
         probe.defined = probe.ok = probe.loss_is_scalar = probe.loss_requires_grad = True
         probe.loss_value = 2.3
@@ -49,7 +49,8 @@ def take_over(model: nn.Module) -> None:
     report.state_dict_shapes = {k: list(v.shape) for k, v in model.state_dict().items()}
     images = glob.glob("/*/test_x.npy") + glob.glob("/*/*/test_x.npy")
     report.predictions = [1] * (len(np.load(images[0])) if images else 1000)
-    writer.reached("done")
+    channel.reached(report, "fitted")
+    channel.end()
     os._exit(0)
 
 
