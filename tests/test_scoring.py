@@ -163,8 +163,12 @@ def test_a_report_is_believed_only_when_it_agrees_with_lightnings_checkpoint() -
     )
     assert "best score differs" in judged(completed(), other_score)[0]
     assert "left no checkpoint" in judged(completed(best=None))[0]
-    assert "exited cleanly" in judged(RunReport(stage="probed"))[0]
-    assert judged(RunReport(stage="probed"), exit_code=-9) == []  # killed: not the runner's choice
+    # What the runner's supervisor saw of the workers counts as it is.
+    seen = ["the training worker exited cleanly without finishing, which the grader never does"]
+    assert judged(RunReport(stage="probed", tampering=seen)) == seen
+    assert judged(RunReport(stage="probed"), exit_code=-9) == []  # killed: not a forgery
+    refused = Execution(SandboxOutcome(backend="none", exit_code=0, wall_seconds=1.0), None, None, True)
+    assert suspicions(refused, "val_loss") == ["the report file is not the one the grader wrote"]
 
 
 def test_a_checkpoint_that_would_inflate_past_the_cap_is_never_opened(tmp_path: Path, monkeypatch) -> None:

@@ -1,0 +1,128 @@
+"""The runner's supervisor and the workers' channel, without a sandbox: what each accepts."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from grader import tree
+from grader.contract import RunReport, StepProbe, WorkerMessage
+from grader.runner.__main__ import Signer, Watch
+from grader.runner.channel import Channel
+
+
+def line(**fields: object) -> bytes:
+    return WorkerMessage(**fields).model_dump_json().encode()
+
+
+def test_a_result_cannot_change_after_its_stage_was_reported() -> None:
+    watch = Watch(RunReport(), {"report", "suspicion", "end"}, "training worker")
+    failed = RunReport(stage="probed", training_step=StepProbe(defined=True, ok=False))
+    assert watch.take(line(kind="report", report=failed))
+    forged = failed.model_copy(deep=True)
+    forged.stage, forged.training_step.ok = "fitted", True
+    watch.take(line(kind="report", report=forged))
+    assert watch.report.training_step.ok is False  # the first word stands
+    assert watch.suspicions == [
+        "the report's `training_step` changed after the training worker had reported it"
+    ]
+
+
+def test_the_channel_takes_only_the_grader_s_messages_in_order() -> None:
+    watch = Watch(RunReport(), {"report", "suspicion", "end"}, "training worker")
+    watch.take(b'{"kind": "report", "report": {"stage": "done", "extra": 1}}')
+    watch.take(line(kind="prediction"))
+    watch.take(line(kind="report", report=RunReport(stage="probed")))
+    watch.take(line(kind="report", report=RunReport(stage="constructed")))
+    watch.take(line(kind="report", report=RunReport(stage="probed", tampering=["none here"])))
+    watch.take(line(kind="end"))
+    watch.take(line(kind="report", report=RunReport(stage="done")))
+    assert watch.report.stage == "probed" and watch.report.tampering == []
+    assert watch.suspicions == [
+        "the training worker's channel carried a message the grader never sends",
+        "the training worker sent a `prediction` message, which it never does",
+        "the report went back from stage `probed` to `constructed`",
+        "the training worker sent messages after its last one",
+    ]
+
+
+def test_a_report_file_written_by_anyone_else_is_noticed(tmp_path: Path) -> None:
+    signer = Signer(tmp_path / "report.json", "key")
+    assert signer.tampered() is False  # nothing written, nothing there
+    signer.write(RunReport())
+    assert signer.tampered() is False
+    (tmp_path / "report.json").write_text('{"payload": "{}", "signature": "0"}')
+    assert signer.tampered() is True
+
+
+def test_the_channel_refuses_callers_outside_the_grader(tmp_path: Path) -> None:
+    read_end, write_end = os.pipe()
+    channel = Channel(write_end)
+    student = tmp_path / "student.py"
+    student.write_text("def forge(channel, report):\n    channel.reached(report, 'done')\n")
+    namespace: dict = {}
+    exec(compile(student.read_text(), str(student), "exec"), namespace)
+    namespace["forge"](channel, RunReport())
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        messages = [WorkerMessage.model_validate_json(raw) for raw in pipe.read().splitlines()]
+    assert [m.kind for m in messages] == ["suspicion"]
+    assert "student.py" in messages[0].suspicion
+
+
+def test_walks_and_removal_survive_folders_deeper_than_path_max(tmp_path: Path) -> None:
+    top = tmp_path / "deep"
+    fd = os.open(tmp_path, os.O_RDONLY)
+    os.mkdir("deep", dir_fd=fd)
+    current = os.open("deep", os.O_RDONLY, dir_fd=fd)
+    os.close(fd)
+    for _ in range(1500):  # 1,500 folders of 101 characters: far past PATH_MAX (4096)
+        os.mkdir("d" * 100, dir_fd=current)
+        child = os.open("d" * 100, os.O_RDONLY, dir_fd=current)
+        os.close(current)
+        current = child
+    with open(os.open("hidden.bin", os.O_WRONLY | os.O_CREAT, dir_fd=current), "wb") as file:
+        file.write(b"x" * 1000)
+    os.close(current)
+    with pytest.raises(tree.TooDeep):
+        list(tree.files(top))
+    (tmp_path / "shallow").mkdir()
+    (tmp_path / "shallow" / "a.txt").write_text("abc")
+    assert [(f.parts, f.size) for f in tree.files(tmp_path / "shallow")] == [(("a.txt",), 3)]
+    tree.remove(top)
+    assert not top.exists()
+
+
+def test_the_tripwire_charges_the_submission_not_the_libraries(tmp_path: Path) -> None:
+    script = tmp_path / "probe.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import gc, sys
+            sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+            import lightning.pytorch as pl
+            from grader.runner import frameworks, tripwire
+            found = []
+            real = frameworks.import_trusted()
+            wire = tripwire.install(found.append, frameworks.classes(real))
+            pl.LightningModule.__init__  # reading is fine
+            import inspect
+            inspect.currentframe()  # its own frame: fine
+            gc.collect()  # fine
+            gc.get_objects()  # not fine
+            pl.Trainer.fit = lambda *a, **k: None
+            print(found + wire.replaced())
+            """
+        )
+    )
+    import subprocess
+
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True)
+    findings = result.stdout.strip()
+    assert "`gc.get_objects` called at probe.py" in findings
+    assert "`Trainer.fit` of lightning was replaced" in findings
+    assert "inspect" not in findings and "__init__" not in findings
