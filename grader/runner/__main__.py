@@ -157,7 +157,10 @@ def _read_lines(
 def run_worker(module: str, arguments: list[str], watch: Watch, on_report: Callable[[], None]) -> int:
     """Run one worker to its end, feed its messages to `watch`; its exit code (128+N for signal N)."""
     read_end, write_end = os.pipe()
-    command = [sys.executable, "-P", "-m", module, *arguments, "--channel", str(write_end)]
+    # No working folder on sys.path (3.11+); before that it is the output folder, which holds
+    # nothing of the student's when a worker starts.
+    safe_path = ["-P"] if sys.version_info >= (3, 11) else []
+    command = [sys.executable, *safe_path, "-m", module, *arguments, "--channel", str(write_end)]
     process = subprocess.Popen(
         command, stdin=subprocess.DEVNULL, pass_fds=(write_end,), start_new_session=True
     )
