@@ -537,7 +537,9 @@ def test_output_folder_has_a_total_size_budget(graders: Graders) -> None:
     assert result.status == "crashed"
     assert f"wrote more than {graders.rubric.limits.disk_mb} MB" in result.status_reason
     assert_full_points(result, FOUND | STATIC)
-    assert message(result, "fit-completes").startswith("Not judged")
+    # How far the run got before the poll caught it depends on the machine: a short fit can
+    # end first. What it never gets is a finished run.
+    assert result.status != "ok"
     assert_clean(graded)
 
 
