@@ -124,10 +124,7 @@ step "grading image $IMAGE"
 # Without the buildx plugin the client would refuse BuildKit; the classic builder suffices.
 docker buildx version >/dev/null 2>&1 || export DOCKER_BUILDKIT=0
 # The docker backend refuses an image whose runner differs from the checkout's.
-runner=$(
-    find grader/contract.py grader/syntax.py grader/tree.py grader/runner -name '*.py' -not -path '*/__pycache__/*' \
-        | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-16
-)
+runner=$(bash .ci/runner-label.sh)
 log=$(mktemp)
 docker build --build-arg BASE_IMAGE="$BASE_IMAGE" --label lightning-grader.inputs="$inputs" \
     --label lightning-grader.runner="$runner" --tag "$IMAGE" . >"$log" 2>&1 \

@@ -24,14 +24,18 @@ class TooDeep(Exception):
 
 
 @dataclass(frozen=True)
-class File:
+class Entry:
     parts: tuple[str, ...]  # the path below the walked folder
-    size: int
-    dir_fd: int  # open while the entry is yielded: read it with `open(name, dir_fd=...)`
+    info: os.stat_result  # of the entry itself, never of a symlink's target
+    dir_fd: int  # its folder, open while the entry is yielded: use it with `dir_fd=`
 
     @property
     def name(self) -> str:
         return self.parts[-1]
+
+    @property
+    def size(self) -> int:
+        return self.info.st_size
 
     def read_bytes(self) -> bytes:
         fd = os.open(self.name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=self.dir_fd)
@@ -44,11 +48,10 @@ def _entries(fd: int) -> list[os.DirEntry]:
         return list(entries)
 
 
-def files(folder: Path) -> Iterator[File]:
-    """Every regular file below `folder` (symlinks are neither followed nor yielded).
-
-    Raises `TooDeep` past `MAX_DEPTH` levels.
-    """
+def entries(folder: Path, too_deep: str = "raise") -> Iterator[Entry]:
+    """Every entry below `folder`: files, folders (before their content) and symlinks, which
+    are never followed. Past `MAX_DEPTH` levels: raise `TooDeep`, or with `too_deep="skip"`
+    leave the deeper folders unread."""
     try:
         root = os.open(folder, _DIRECTORY)
     except OSError:
@@ -62,18 +65,25 @@ def files(folder: Path) -> Iterator[File]:
                 stack.pop()
                 continue
             entry = pending.pop()
-            info = entry.stat(follow_symlinks=False)
-            if stat.S_ISREG(info.st_mode):
-                yield File((*parts, entry.name), info.st_size, fd)
-            elif stat.S_ISDIR(info.st_mode):
+            with contextlib.suppress(OSError):  # gone since the folder was read
+                found = Entry((*parts, entry.name), entry.stat(follow_symlinks=False), fd)
+                yield found
+                if not stat.S_ISDIR(found.info.st_mode):
+                    continue
                 if len(stack) >= MAX_DEPTH:
+                    if too_deep == "skip":
+                        continue
                     raise TooDeep(f"folders nest deeper than {MAX_DEPTH} levels")
-                with contextlib.suppress(OSError):
-                    child = os.open(entry.name, _DIRECTORY, dir_fd=fd)
-                    stack.append((child, (*parts, entry.name), _entries(child)))
+                child = os.open(entry.name, _DIRECTORY, dir_fd=fd)
+                stack.append((child, found.parts, _entries(child)))
     finally:
         for fd, _, _ in stack:
             os.close(fd)
+
+
+def files(folder: Path) -> Iterator[Entry]:
+    """Every regular file below `folder`; raises `TooDeep` past `MAX_DEPTH` levels."""
+    return (entry for entry in entries(folder) if stat.S_ISREG(entry.info.st_mode))
 
 
 def remove(path: Path) -> None:

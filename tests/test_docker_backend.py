@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -207,3 +208,25 @@ def test_unreachable_engine_says_how_to_fix(monkeypatch, tmp_path):
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
     with pytest.raises(SandboxUnavailable, match=r"does not answer.*docker-setup\.sh"):
         DockerSandbox().check()
+
+
+def test_the_action_uses_the_image_published_for_its_tag(sandbox, tmp_path):
+    """The Classroom action's image step, for the tag `v9.9` of `My-Org/Grader`: the image the
+    publishing workflow pushed for that tag, here already on the machine (no registry)."""
+    published = "ghcr.io/my-org/grader:v9.9"
+    client = sandbox.client()
+    client.images.get(sandbox.image).tag(published)
+    try:
+        env = {
+            **os.environ,
+            "GRADER_IMAGE": "",
+            "GITHUB_ACTION_PATH": str(tmp_path / "_actions" / "My-Org" / "Grader" / "v9.9"),
+            "GITHUB_OUTPUT": str(tmp_path / "output"),
+        }
+        script = Path(__file__).resolve().parent.parent / ".github" / "classroom" / "grading-image.sh"
+        completed = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env)
+        assert completed.returncode == 0, completed.stderr
+        assert f"Using {published} from the runner." in completed.stdout
+        assert (tmp_path / "output").read_text() == f"image={published}\n"
+    finally:
+        client.images.remove(published, noprune=True)

@@ -348,11 +348,14 @@ def test_action_and_template_workflow_fit_the_reporter() -> None:
     steps = action["runs"]["steps"]
     report = next(s for s in steps if s.get("id") == "report")
     assert "steps.report.outputs.result" in action["outputs"]["result"]["value"]
-    assert "grader.host.publish.action" in report["run"]
+    assert report["if"] == "always()" and "report.sh" in report["run"]
     for step in steps:
         if "run" in step:
             assert step["shell"] == "bash"
             assert "${{" not in step["run"], "inputs reach scripts through env only"
+            # Never inside the student's checkout, never its folders on sys.path.
+            assert step["working-directory"] == "${{ runner.temp }}"
+            assert step["env"]["PYTHONSAFEPATH"] == "1"
     workflow = yaml.safe_load((PROJECT / ".github" / "classroom" / "autograding.yml").read_text())
     assert workflow["name"] == "Autograding Tests"
     assert list(workflow["jobs"]) == ["run-autograding-tests"]
@@ -364,6 +367,49 @@ def test_action_and_template_workflow_fit_the_reporter() -> None:
     runner = reporter["with"]["runners"]
     assert runner == grader["id"]
     assert f"steps.{runner}.outputs.result" in reporter["env"][f"{runner.upper()}_RESULTS"]
+
+
+def run_report_step(tmp_path: Path, path: str, failed: str) -> subprocess.CompletedProcess:
+    """The action's last step as the runner runs it, from a checkout holding a fake `grader/`."""
+    checkout = tmp_path / "checkout"
+    (checkout / "grader").mkdir(parents=True)
+    (checkout / "grader" / "__init__.py").write_text("raise SystemExit('the student grader ran')\n")
+    env = {
+        **os.environ,
+        **action_env(tmp_path),
+        "PATH": path,
+        "RUNNER_TEMP": str(tmp_path),
+        "GITHUB_ACTION_PATH": str(PROJECT),
+        "RUBRIC": "m14",
+        "FAILED_STEP": failed,
+        "PYTHONSAFEPATH": "1",
+    }
+    script = PROJECT / ".github" / "classroom" / "report.sh"
+    return subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env, cwd=checkout)
+
+
+def test_the_action_reports_a_failed_step_as_an_error(tmp_path) -> None:
+    path = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
+    completed = run_report_step(tmp_path, path, "getting the grading image")
+    assert completed.returncode == 0, completed.stderr
+    assert "student grader" not in completed.stdout + completed.stderr
+    payload = json.loads(base64.b64decode(read_output(tmp_path / "output")["result"]))
+    assert payload["status"] == "error" and payload["max_score"] == load_rubric("m14").max_score
+    assert "getting the grading image failed" in payload["tests"][0]["message"]
+    assert "| | Criterion | Points |" in completed.stdout  # the findings reach the log too
+
+
+def test_the_action_reports_an_error_even_when_the_grader_could_not_be_installed(tmp_path) -> None:
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    completed = run_report_step(tmp_path, f"{bare / 'bin'}:/usr/bin:/bin", "installing the grader")
+    assert completed.returncode == 0, completed.stderr
+    assert "installing the grader failed" in completed.stdout
+    encoded = (tmp_path / "output").read_text().strip().removeprefix("result=")
+    payload = json.loads(base64.b64decode(encoded))
+    assert payload["status"] == "error" and payload["max_score"] == load_rubric("m14").max_score
+    assert [t["score"] for t in payload["tests"]] == [0]
+    assert "0 / 100" in (tmp_path / "summary.md").read_text()
 
 
 # --- Gradescope ---------------------------------------------------------------------------

@@ -25,10 +25,12 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import BinaryIO
 
 import psutil
 import pytest
 
+from grader import tree
 from grader.host.batch import grade_batch
 from grader.host.grading import GradingContext, Reference, grade
 from grader.host.prepare import write_inputs
@@ -164,7 +166,7 @@ def graders(
         students=tmp_path_factory.mktemp(f"students-{sandbox.name}"),
     )
     yield graders
-    shutil.rmtree(workdir / "submissions", ignore_errors=True)  # large outputs do not outlive the module
+    tree.remove(workdir / "submissions")  # large or deep outputs do not outlive the module
 
 
 # --------------------------------------------------------------------------- grading
@@ -225,11 +227,7 @@ class Graders:
         problems += strays(work, path)
         problems += survivors(self.sandbox, context.workdir, markers)
         output = work / "output"
-        sizes = {
-            p.relative_to(output).as_posix(): p.stat().st_size
-            for p in (output.rglob("*") if output.is_dir() else [])
-            if p.is_file() and not p.is_symlink()
-        }
+        sizes = {"/".join(entry.parts): entry.size for entry in regular_files(output)}
         findings_file = output / "hostile-findings.json"
         graded = Graded(
             result=result,
@@ -300,19 +298,18 @@ def _entries(folder: Path) -> list[Path]:
         return []
 
 
+def regular_files(root: Path) -> list[tree.Entry]:
+    """The files of a tree a run may have nested past PATH_MAX, as far as the host walks."""
+    return [e for e in tree.entries(root, too_deep="skip") if stat.S_ISREG(e.info.st_mode)]
+
+
 def _files(root: Path, skip: Path | None) -> dict[str, tuple[int, int]]:
-    found = {}
-    for folder, folders, files in os.walk(root):
-        if skip is not None:
-            folders[:] = [f for f in folders if Path(folder, f) != skip]
-        for name in files:
-            path = Path(folder, name)
-            try:
-                facts = path.lstat()
-            except OSError:
-                continue
-            found[str(path)] = (facts.st_size, facts.st_mtime_ns)
-    return found
+    skipped = skip.relative_to(root).parts if skip is not None and skip.is_relative_to(root) else None
+    return {
+        str(root.joinpath(*entry.parts)): (entry.size, entry.info.st_mtime_ns)
+        for entry in regular_files(root)
+        if skipped is None or entry.parts[: len(skipped)] != skipped
+    }
 
 
 def strays(work: Path, source: Path) -> list[str]:
@@ -353,12 +350,14 @@ def leaks(graded: Graded, canaries: Canaries) -> list[str]:
     """Where a secret of the host shows up in what the grader produced."""
     places = {"the result": graded.result.model_dump_json(), "the feedback": graded.feedback}
     problems = [f"a canary is in {where}" for where, text in places.items() if _has_canary(text, canaries)]
-    if graded.output.is_dir():
-        for path in graded.output.rglob("*"):
-            if _has_canary(path.name, canaries):
-                problems.append(f"a canary names {path}")
-            if path.is_file() and not path.is_symlink() and _file_has_canary(path, canaries):
-                problems.append(f"a canary is in {path}")
+    for entry in tree.entries(graded.output, too_deep="skip"):
+        where = "/".join(entry.parts)
+        if _has_canary(entry.name, canaries):
+            problems.append(f"a canary names {where}")
+        if stat.S_ISREG(entry.info.st_mode):
+            with os.fdopen(os.open(entry.name, os.O_RDONLY, dir_fd=entry.dir_fd), "rb") as handle:
+                if _stream_has_canary(handle, canaries):
+                    problems.append(f"a canary is in {where}")
     return problems
 
 
@@ -367,15 +366,19 @@ def _has_canary(text: str, canaries: Canaries) -> bool:
 
 
 def _file_has_canary(path: Path, canaries: Canaries) -> bool:
+    with path.open("rb") as handle:
+        return _stream_has_canary(handle, canaries)
+
+
+def _stream_has_canary(handle: BinaryIO, canaries: Canaries) -> bool:
     needles = [value.encode() for value in canaries.values]
     overlap = max(len(n) for n in needles)
     tail = b""
-    with path.open("rb") as handle:
-        while chunk := handle.read(16 * 2**20):
-            window = tail + chunk
-            if any(needle in window for needle in needles):
-                return True
-            tail = window[-overlap:]
+    while chunk := handle.read(16 * 2**20):
+        window = tail + chunk
+        if any(needle in window for needle in needles):
+            return True
+        tail = window[-overlap:]
     return False
 
 
@@ -541,6 +544,35 @@ def test_output_folder_has_a_total_size_budget(graders: Graders) -> None:
     # end first. What it never gets is a finished run.
     assert result.status != "ok"
     assert_clean(graded)
+
+
+def test_folders_nested_past_path_max_stop_the_run_and_are_removed(graders: Graders, tmp_path: Path) -> None:
+    """The host walks relative to each folder, without recursion: depth hides nothing from it."""
+    graded = graders.grade("deep_folders.py")
+    result = graded.result
+    assert result.status == "crashed"
+    assert f"deeper than {tree.MAX_DEPTH} levels" in result.status_reason
+    assert_full_points(result, PROBED | STATIC)
+    assert_clean(graded)
+    # The batch deletes the whole chain, and goes on to the next submission.
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copyfile(HOSTILE / "deep_folders.py", folder / "deep.py")
+    shutil.copyfile(HONEST_SAMPLE, folder / "zoe.py")
+    deep, zoe = grade_batch(discover(folder), graders.normal, tmp_path / "grades")
+    assert deep.status == "crashed" and zoe.status == "ok"
+    assert not graders.normal.work_folder("deep").exists()
+
+
+def test_a_checkout_nested_too_deep_is_rejected_with_the_reason(graders: Graders, tmp_path: Path) -> None:
+    checkout = tmp_path / "deep_checkout"
+    shutil.copytree(graders.prepare("forge_frames.py").parent, checkout)
+    nested = checkout.joinpath(*["x"] * (tree.MAX_DEPTH + 5))
+    nested.mkdir(parents=True)
+    (nested / "notes.py").write_text("print('deep')\n")
+    result = grade_batch([Submission("deep_checkout", checkout)], graders.normal, tmp_path / "grades")[0]
+    assert result.status == "rejected"
+    assert f"folders nest deeper than {tree.MAX_DEPTH} levels" in result.status_reason
 
 
 # --------------------------------------------------------------------------- 5, 6: network and secrets

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import psutil
 
+from grader import tree
 from grader.host.grading import GradingContext, grade
 from grader.host.judge import rejected
 from grader.host.prepare.discovery import Submission
@@ -105,7 +105,7 @@ def grade_batch(
 
     def graded(submission: Submission, key: str) -> GradeResult:
         result = grade_one_safely(submission, context).model_copy(update={"fingerprint": key})
-        shutil.rmtree(context.work_folder(submission.name), ignore_errors=True)  # disk: checkpoints
+        tree.remove(context.work_folder(submission.name))  # disk: checkpoints
         return result
 
     with ThreadPoolExecutor(max_workers=max(jobs, 1), thread_name_prefix="grade") as pool:

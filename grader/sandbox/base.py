@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
+import stat
 import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from grader import tree
 
 # Variables a runner may see; everything else in the grader's environment stays out.
 ALLOWED_ENV = ("LANG", "LC_ALL", "TZ")
@@ -132,14 +134,17 @@ class OutputWatch(threading.Thread):
                 return
 
     def _too_big(self) -> bool:
-        total = entries = 0
-        for folder, subfolders, files in os.walk(self.folder):
-            entries += len(subfolders) + len(files)
-            for name in files:
-                with contextlib.suppress(OSError):
-                    total += os.lstat(os.path.join(folder, name)).st_size
-            if total > self.limit or entries > self.MAX_ENTRIES:
-                return True
+        """Over the budget in bytes or entries, or nested past what the host walks."""
+        total = count = 0
+        try:
+            for entry in tree.entries(self.folder):
+                count += 1
+                if stat.S_ISREG(entry.info.st_mode):
+                    total += entry.size
+                if total > self.limit or count > self.MAX_ENTRIES:
+                    return True
+        except tree.TooDeep:
+            return True
         return False
 
     def finish(self) -> bool:

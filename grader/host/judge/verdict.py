@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from grader import tree
 from grader.contract import RUNNER_STAGES, Problem, RunReport, Stage
 from grader.host.results import Status
 from grader.sandbox import SandboxOutcome
@@ -60,7 +61,8 @@ def stop_reason(outcome: SandboxOutcome, report: RunReport | None, wall_seconds:
     if outcome.output_exceeded:
         return (
             f"grading stopped{during}: your code wrote more than {limits.disk_mb} MB or "
-            f"{OutputWatch.MAX_ENTRIES} files into its working folder"
+            f"{OutputWatch.MAX_ENTRIES} files into its working folder, or nested folders there "
+            f"deeper than {tree.MAX_DEPTH} levels"
         )
     if report is None:
         return "the run ended without a valid result (it crashed, exited early, or its result file was tampered with)"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
+from grader import tree
 from grader.contract import SPEC_FILE, RunSpec
 from grader.host.prepare.data import Splits
 from grader.host.prepare.discovery import Submission
@@ -34,7 +34,7 @@ def write_inputs(rubric: Rubric, splits: Splits, folder: Path) -> Path:
 
 def stage_submission(submission: Submission, work: Path) -> Staged:
     """A fresh private copy of the submission in `work/submission`, with `work/output` empty."""
-    shutil.rmtree(work, ignore_errors=True)
+    tree.remove(work)
     staged = stage(submission.path, work / "submission")
     (work / "output").mkdir()
     return staged

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from grader import tree
 from grader.host.prepare import notebooks
 
 # Tooling, environments and run artefacts: never part of what is graded.
@@ -57,6 +58,8 @@ MAX_FILES = 2000
 MAX_SINGLE_FILE_BYTES = {".py": MAX_FILE_BYTES, ".ipynb": 20 * 2**20}
 MAX_ARCHIVE_ENTRIES = 20_000
 MAX_ARCHIVE_BYTES = 512 * 2**20
+MAX_DEPTH = tree.MAX_DEPTH
+MAX_RELATIVE_PATH = 1024
 ARCHIVE_NOISE = {"__MACOSX"}
 
 
@@ -150,6 +153,8 @@ def _unpack(archive_path: Path, folder: Path) -> Path:
                 )
             if stat.S_ISLNK(entry.external_attr >> 16):
                 raise StagingError(f"{archive_path.name}: entry {entry.filename!r} is a link")
+            if len(parts) > MAX_DEPTH or len(name) > MAX_RELATIVE_PATH:
+                raise StagingError(f"{archive_path.name}: entries nest deeper than {MAX_DEPTH} folders")
             if entry.is_dir() or ARCHIVE_NOISE.intersection(parts):
                 continue
             target = folder.joinpath(*parts)
@@ -181,35 +186,54 @@ def source_files(source: Path) -> Iterator[tuple[Path, Path]]:
     """(path, relative path) of the files graded from a project folder, in a stable order.
 
     Tooling and environment folders are pruned without being walked: a `.venv` can be huge.
+    The walk never recurses, and refuses (`StagingError`) folders nested deeper than
+    `MAX_DEPTH` or paths longer than `MAX_RELATIVE_PATH`: no checkout of this exercise has them.
     """
-    for folder, subfolders, files in os.walk(source):
-        here = Path(folder)
-        subfolders[:] = sorted(
-            name
-            for name in subfolders
-            if name not in SKIPPED_DIRS
-            and not (here / name / "pyvenv.cfg").exists()
-            and not (here / name).is_symlink()
-        )
-        in_data_dir = bool(DATA_DIRS.intersection(here.relative_to(source).parts))
-        for name in sorted(files):
-            path = here / name
-            if path.is_symlink() or path.suffix not in SOURCE_SUFFIXES:
+    pending = [PurePosixPath()]
+    while pending:
+        relative = pending.pop()
+        if len(relative.parts) > MAX_DEPTH:
+            raise StagingError(f"folders nest deeper than {MAX_DEPTH} levels")
+        if len(str(relative)) > MAX_RELATIVE_PATH:
+            raise StagingError(f"a path is longer than {MAX_RELATIVE_PATH} characters: {str(relative)[:60]}…")
+        here = source.joinpath(relative)
+        try:
+            children = sorted(os.scandir(here), key=lambda entry: entry.name)
+        except OSError:
+            continue
+        in_data_dir = bool(DATA_DIRS.intersection(relative.parts))
+        subfolders = []
+        for child in children:
+            if child.is_symlink():
                 continue
-            if in_data_dir and path.suffix != ".py" and path.suffix not in CONFIG_SUFFIXES:
+            if child.is_dir():
+                if child.name not in SKIPPED_DIRS and not (here / child.name / "pyvenv.cfg").exists():
+                    subfolders.append(relative / child.name)
                 continue
-            yield path, path.relative_to(source)
+            suffix = Path(child.name).suffix
+            if suffix not in SOURCE_SUFFIXES:
+                continue
+            if in_data_dir and suffix != ".py" and suffix not in CONFIG_SUFFIXES:
+                continue
+            yield here / child.name, Path(relative, child.name)
+        pending += reversed(subfolders)
 
 
 def source_fingerprint(source: Path) -> str:
-    """Changes whenever what would be graded changes; used to skip unchanged submissions."""
+    """Changes whenever what would be graded changes; used to skip unchanged submissions.
+
+    A folder that staging refuses gets the refusal's fingerprint: grading then says why.
+    """
     digest = hashlib.sha256()
-    if source.is_dir():
-        for path, relative in source_files(source):
-            digest.update(relative.as_posix().encode() + b"\0")
-            digest.update(path.read_bytes())
-    else:
-        digest.update(source.read_bytes())
+    try:
+        if source.is_dir():
+            for path, relative in source_files(source):
+                digest.update(relative.as_posix().encode() + b"\0")
+                digest.update(path.read_bytes())
+        else:
+            digest.update(source.read_bytes())
+    except (StagingError, OSError) as error:
+        digest.update(f"unreadable: {error}".encode())
     return digest.hexdigest()[:24]
 
 

@@ -1,11 +1,13 @@
 """The reporting step of the GitHub action (`action.yml`), after `grade --self-check`:
 
-    python -m grader.host.publish.action OUT_DIR --rubric m14 --log grade.log
+    python -m grader.host.publish.action OUT_DIR --rubric m14 --log grade.log [--failed STEP]
 
 prints grade's captured output with workflow commands neutralised, writes `classroom.json`
 and `classroom.b64` into OUT_DIR, sets the step output `result` for GitHub Classroom's
-reporter and adds a table of the points to the job summary. When the run left no result,
-it reports an error with zero points, so the reporter still has something to read.
+reporter, and puts a table of the points and the grader's findings in the job summary and
+the log: the reporter itself prints a test's message only when its status is `error`. When
+the run left no result (or the step `--failed` names failed), it reports an error with zero
+points, so the reporter still has something to read.
 
 A module of its own: the package imports `classroom`, and `python -m` warns when the module
 it runs was imported already.
@@ -52,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="the --out folder of the grade run")
     parser.add_argument("--rubric", default="m14", help="the rubric the run used (default: m14)")
     parser.add_argument("--log", type=Path, help="the run's captured output, to print neutralised")
+    parser.add_argument("--failed", default="", help="the action's step that failed, if one did")
     args = parser.parse_args(argv)
     if args.log and args.log.is_file():
         print(neutralise(args.log.read_text(encoding="utf-8", errors="replace")), flush=True)
@@ -67,10 +70,15 @@ def main(argv: list[str] | None = None) -> int:
     if results:
         payload = classroom_payload(results[0])
     else:
-        payload = error_payload(rubric, "The grader could not grade this repository; its log above says why.")
+        failed = f" ({neutralise(args.failed)} failed)" if args.failed else ""
+        payload = error_payload(
+            rubric, f"The grader could not grade this repository{failed}; the job log says why."
+        )
     write_payload(args.out / "classroom", payload)
     set_output("result", encode(payload))
-    append_summary(summary_markdown(payload, rubric))
+    summary = summary_markdown(payload, rubric)
+    append_summary(summary)
+    print(summary, flush=True)  # built from neutralised texts
     return 0
 
 

@@ -1,9 +1,11 @@
 """GitHub Classroom: the `result` output read by `autograding-grading-reporter`.
 
 The reporter decodes base64 JSON `{"version": 1, "status", "max_score", "tests": [...]}`,
-sums `tests[].score` against `max_score` and prints each failed test's name and message to
-the job log, so every text in it is neutralised. One test per rubric criterion. The GitHub
-action hands it over with `python -m grader.host.publish.action` (see that module).
+sums `tests[].score` against `max_score` and prints the tests to the job log (a test's
+`message` only when its status is `error`), so every text in it is neutralised. One test
+per rubric criterion. The GitHub action hands it over with `python -m
+grader.host.publish.action`, which also shows the grader's findings in the job summary and
+the log (see that module).
 """
 
 from __future__ import annotations
