@@ -74,13 +74,19 @@ class Signer:
         return current != self._written
 
     def write(self, report: RunReport) -> None:
+        """Replace the report; on a full disk (the student's files) the last one written stays."""
         payload = report.model_dump_json()
         signed = SignedReport(payload=payload, signature=signature(payload, self._key)).model_dump_json()
         partial = self.path.with_name(f"{REPORT_FILE}.partial")
-        with contextlib.suppress(OSError):
-            partial.unlink()
-        partial.write_text(signed, encoding="utf-8")
-        os.replace(partial, self.path)
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                partial.unlink()
+            partial.write_text(signed, encoding="utf-8")
+            os.replace(partial, self.path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                partial.unlink()
+            return
         self._written = signed.encode()
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from grader import tree
+from grader.sandbox import disk
 
 # Variables a runner may see; everything else in the grader's environment stays out.
 ALLOWED_ENV = ("LANG", "LC_ALL", "TZ")
@@ -112,13 +113,14 @@ def thread_env(threads: int) -> dict[str, str]:
 
 
 class OutputWatch(threading.Thread):
-    """Stops a run whose output folder outgrows its budget: it lies on the host's disk.
-
-    Each file is capped by the backends' file-size limit; this caps their sum and count.
+    """Stops a run whose output folder outgrows its budget, or nests folders past what the
+    host walks. The only guard on the budget where the host cannot mount a bounded
+    filesystem over the output (`disk.bounded` needs root); each file is also capped by the
+    backends' file-size limit.
     """
 
     POLL_SECONDS = 0.2
-    MAX_ENTRIES = 10_000
+    MAX_ENTRIES = disk.MAX_ENTRIES
 
     def __init__(self, folder: Path, limit_mb: int, stop: Callable[[], None]) -> None:
         super().__init__(daemon=True)

@@ -27,6 +27,7 @@ from docker.types import LogConfig, Mount, Ulimit
 from docker.utils.socket import frames_iter
 
 import grader
+from grader.sandbox import disk
 from grader.sandbox.base import (
     ALLOWED_ENV,
     SANDBOX_ENV,
@@ -145,13 +146,15 @@ class DockerSandbox:
     def run(self, request: SandboxRequest) -> SandboxOutcome:
         client = self.client()
         name = f"grader-{uuid.uuid4().hex[:16]}"
-        try:
-            container = client.containers.create(name=name, **self.container_config(request))
-            return self._supervise(container, request)
-        finally:
-            # By name: it also catches a container whose create() was interrupted.
-            with contextlib.suppress(NotFound):
-                client.api.remove_container(name, force=True)
+        # What the run writes into its output counts toward the container's memory limit too.
+        with disk.bounded(request.output, request.limits.disk_mb):
+            try:
+                container = client.containers.create(name=name, **self.container_config(request))
+                return self._supervise(container, request)
+            finally:
+                # By name: it also catches a container whose create() was interrupted.
+                with contextlib.suppress(NotFound):
+                    client.api.remove_container(name, force=True)
 
     def container_config(self, request: SandboxRequest) -> dict:
         limits = request.limits

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import grader
 from grader import tree
+from grader.sandbox import disk
 from grader.sandbox.base import (
     SandboxLimits,
     SandboxOutcome,
@@ -244,13 +245,23 @@ class ProcessSandbox:
 
     def run(self, request: SandboxRequest) -> SandboxOutcome:
         self.check()
+        with disk.bounded(request.output, request.limits.disk_mb) as bounded:
+            outcome = self._run(request, bounded)
+        if outcome.exit_code is not None and outcome.exit_code > 128:
+            outcome.exit_code = 128 - outcome.exit_code  # bwrap reports a signal as 128+N
+        return outcome
+
+    def _run(self, request: SandboxRequest, bounded: bool) -> SandboxOutcome:
         limits = request.limits
         as_root = os.geteuid() == 0
         uid = random.randrange(3_000_000, 4_000_000) if as_root else os.getuid()
         gid = uid if as_root else os.getgid()
         if as_root:  # the runner's uid must be able to write its output
             os.chown(request.output, uid, gid)
-        cgroup = _MemoryCgroup(cgroup_limit_mb(limits.memory_mb), enabled=as_root)
+        # The output's tmpfs pages count toward the cgroup too; the RSS watchdog still stops
+        # the run at its memory limit.
+        extra_mb = limits.disk_mb if bounded else 0
+        cgroup = _MemoryCgroup(cgroup_limit_mb(limits.memory_mb) + extra_mb, enabled=as_root)
         fds: list[int] = []
         try:
             fds = [
@@ -276,8 +287,6 @@ class ProcessSandbox:
                 os.close(fd)
             if as_root:
                 _give_back(request.output)
-        if outcome.exit_code is not None and outcome.exit_code > 128:
-            outcome.exit_code = 128 - outcome.exit_code  # bwrap reports a signal as 128+N
         return outcome
 
 
