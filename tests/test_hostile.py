@@ -234,7 +234,7 @@ class Graders:
             feedback=feedback_markdown(result, context.rubric),
             output=output,
             output_sizes=sizes,
-            findings=_json(findings_file) if findings_file.is_file() else None,
+            findings=_findings(findings_file),
         )
         problems += leaks(graded, self.canaries)
         problems += unreadable_messages(result)
@@ -248,6 +248,14 @@ class Graders:
 
 def _json(path: Path) -> dict:
     return json.loads(path.read_text())
+
+
+def _findings(path: Path) -> dict | None:
+    """What a sample wrote about itself; None when it could not (a full disk leaves it empty)."""
+    try:
+        return _json(path)
+    except (OSError, ValueError):
+        return None
 
 
 @dataclass
