@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import zipfile
+from pathlib import Path
 from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,6 +27,8 @@ CHECKPOINT_DIR = "checkpoints"
 WEIGHTS_FILE = "weights.pt"
 TEST_IMAGES_FILE = "test_x.npy"
 MAX_REPORT_BYTES = 2_000_000
+# The largest checkpoint either side opens, as its zip would inflate (see `inflated_size`).
+MAX_CHECKPOINT_BYTES = 512 * 2**20
 
 
 class Contract(BaseModel):
@@ -187,6 +191,19 @@ class SignedReport(Contract):
 
     payload: str
     signature: str
+
+
+def inflated_size(path: Path) -> int:
+    """What `torch.load` would inflate: the zip members' declared sizes (torch reads each member
+    into a buffer of its declared size), or the file's own size for the legacy format.
+
+    A few MB of zip can declare gigabytes: compare this with `MAX_CHECKPOINT_BYTES` first.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return sum(entry.file_size for entry in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return path.stat().st_size
 
 
 def signature(payload: str, key: str) -> str:

@@ -587,6 +587,36 @@ def test_a_checkout_nested_too_deep_is_rejected_with_the_reason(graders: Graders
     assert f"folders nest deeper than {tree.MAX_DEPTH} levels" in result.status_reason
 
 
+def test_a_checkpoint_deflate_bomb_is_never_opened(graders: Graders) -> None:
+    host = psutil.Process()
+    before = host.memory_info().rss
+    graded = graders.grade("checkpoint_bomb.py")
+    grown = host.memory_info().rss - before
+    result = graded.result
+    earned = points(result)
+    assert earned["checkpoint-saved"] == 0
+    assert "checkpoint too large (600 MB uncompressed)" in message(result, "checkpoint-saved")
+    assert_full_points(result, PROBED | STATIC | {"fit-completes"})
+    assert not result.tampering  # replacing its own checkpoint costs that criterion, nothing more
+    assert grown < 300 * 2**20, f"the host grew by {grown / 2**20:.0f} MB"
+    assert_clean(graded)
+
+
+def test_oversized_single_files_are_refused_before_they_are_parsed(graders: Graders, tmp_path: Path) -> None:
+    source = tmp_path / "huge.py"
+    source.write_text("DIGITS = [" + "1, " * 3_500_000 + "]\n")  # 10 MB of list literal
+    notebook = tmp_path / "huge.ipynb"
+    cell = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None}
+    notebook.write_text(json.dumps({"cells": [{**cell, "source": "x = 1\n" * 4_000_000}], "nbformat": 4}))
+    host = psutil.Process()
+    before = host.memory_info().rss
+    results = [grade(Submission(path.stem, path), graders.normal) for path in (source, notebook)]
+    assert host.memory_info().rss - before < 200 * 2**20
+    assert [(r.status, r.score) for r in results] == [("rejected", 0), ("rejected", 0)]
+    assert "huge.py is over 2 MB" in results[0].status_reason
+    assert "huge.ipynb is over 20 MB" in results[1].status_reason
+
+
 # --------------------------------------------------------------------------- 5, 6: network and secrets
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import time
@@ -11,7 +12,14 @@ from typing import Any
 
 import torch
 
-from grader.contract import CHECKPOINT_DIR, FitRecord, FitSettings, InputLayout
+from grader.contract import (
+    CHECKPOINT_DIR,
+    MAX_CHECKPOINT_BYTES,
+    FitRecord,
+    FitSettings,
+    InputLayout,
+    inflated_size,
+)
 from grader.runner.frameworks import Lightning
 from grader.runner.harness import inert_logger
 from grader.runner.problems import GraderFault, problem_from
@@ -162,11 +170,12 @@ def fit(
     best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
     # Lightning names the file before saving it: a failed save (a full disk) leaves no file.
     if best and best.is_file():
-        try:
-            _keep_weights_only(best)
-            record.checkpoint.best_model_path = best.relative_to(output).as_posix()
-        except Exception as error:
-            record.problem = record.problem or problem_from(error, root)
+        record.checkpoint.best_model_path = best.relative_to(output).as_posix()
+        # A file the student's code replaced (a deflate bomb, say) is left for the host to
+        # judge; it costs `checkpoint-saved` there, not the fit.
+        if inflated_size(best) <= MAX_CHECKPOINT_BYTES:
+            with contextlib.suppress(Exception):
+                _keep_weights_only(best)
     stopping = record.early_stopping
     stopping.monitor = early_stopping.monitor
     stopping.mode = early_stopping.mode

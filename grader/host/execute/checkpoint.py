@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-MAX_CHECKPOINT_BYTES = 512 * 2**20
+from grader.contract import MAX_CHECKPOINT_BYTES, inflated_size
 
 
 @dataclass(frozen=True)
@@ -59,16 +58,6 @@ def fit_trace(checkpoint: dict) -> FitTrace:
     )
 
 
-def unpacked_size(path: Path) -> int:
-    """What torch.load would inflate: the zip members' declared sizes (torch reads each member
-    into a buffer of its declared size), or the file's own size for the legacy format."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return sum(entry.file_size for entry in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError):
-        return path.stat().st_size
-
-
 def inspect_checkpoint(
     output: Path, relative_path: str | None, expected_shapes: dict[str, list[int]]
 ) -> CheckpointFacts:
@@ -80,7 +69,7 @@ def inspect_checkpoint(
         return CheckpointFacts(False, False, "the reported checkpoint is not a file in the output")
     if path.stat().st_size > MAX_CHECKPOINT_BYTES:
         return CheckpointFacts(True, False, "the checkpoint is larger than the grader opens")
-    unpacked = unpacked_size(path)
+    unpacked = inflated_size(path)
     if unpacked > MAX_CHECKPOINT_BYTES:
         # A few MB of zip can inflate to gigabytes in the host's memory: never opened.
         return CheckpointFacts(False, False, f"checkpoint too large ({unpacked / 2**20:.0f} MB uncompressed)")
