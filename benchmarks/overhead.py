@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from grader.host.grading import GradingContext, grade
-from grader.host.prepare import write_inputs
+from grader.host.prepare import digits_bundle, write_inputs
 from grader.host.prepare.data import default_data_dir, make_splits
 from grader.host.prepare.discovery import Submission
 from grader.paths import project_dir
@@ -33,7 +33,8 @@ from model import MyAwesomeModel
 from grader.contract import RunSpec
 spec = RunSpec.model_validate_json(open(sys.argv[1] + "/spec.json").read()).fit
 torch.set_num_threads(spec.threads)
-load = lambda name: torch.from_numpy(np.load(f"{sys.argv[1]}/{name}.npy"))
+digits = np.load(sys.argv[4])
+load = lambda name: torch.from_numpy(digits[name])
 norm = lambda x: ((x.float() / 255 - 0.1307) / 0.3081).unsqueeze(1)
 pl.seed_everything(spec.seed, verbose=False)
 g = torch.Generator().manual_seed(spec.seed)
@@ -54,7 +55,15 @@ with torch.no_grad():
 
 def bare_fit_seconds(inputs: Path, reference: Path, scratch: Path) -> float:
     started = time.perf_counter()
-    command = [sys.executable, "-c", BARE_FIT, str(inputs), str(reference), str(scratch)]
+    command = [
+        sys.executable,
+        "-c",
+        BARE_FIT,
+        str(inputs),
+        str(reference),
+        str(scratch),
+        str(digits_bundle(inputs)),
+    ]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - started
 

@@ -80,3 +80,14 @@ def test_cli_prints_the_json_schema() -> None:
     assert completed.returncode == 0
     schema = json.loads(completed.stdout)
     assert {"criteria", "data", "fit", "limits"} <= set(schema["properties"])
+
+
+@pytest.mark.slow  # the batch measures the reference solution first
+def test_cli_grades_a_single_file_as_a_batch_of_one(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"  # refused at staging: no sandbox run is needed
+    notes.write_text("my model is in the other repo")
+    completed = run_grade(notes, "--sandbox", "none", "--offline", "--out", tmp_path / "out")
+    assert completed.returncode == 0, completed.stderr
+    assert "Traceback" not in completed.stdout + completed.stderr
+    rows = (tmp_path / "out" / "grades.csv").read_text().splitlines()
+    assert [row.split(",")[:4] for row in rows[1:]] == [["notes", "0", "100", "rejected"]]

@@ -73,7 +73,7 @@ def grade(
     path: Annotated[
         Path | None,
         typer.Argument(
-            help="A folder of submissions (each entry is one), or one submission with --self-check."
+            help="A folder of submissions (each entry is one), or one submission (a file, or any path with --self-check)."
         ),
     ] = None,
     rubric: Annotated[
@@ -143,7 +143,9 @@ def grade(
             "environment and network. Use it only for code you trust.",
             highlight=False,
         )
-    submissions = [Submission(submission_name(path), path)] if self_check else discover(path)
+    # A single file is one submission even without --self-check: a batch of one.
+    one = self_check or not path.is_dir()
+    submissions = [Submission(submission_name(path), path)] if one else discover(path)
     if not submissions:
         raise fail(f"no submissions in {path} (folders, .py, .ipynb or .zip files)")
     jobs, loaded = plan_workers(loaded, len(submissions), jobs)
