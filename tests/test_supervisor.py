@@ -20,7 +20,7 @@ def line(**fields: object) -> bytes:
 
 
 def test_a_result_cannot_change_after_its_stage_was_reported() -> None:
-    watch = Watch(RunReport(), {"report", "suspicion", "end"}, "training worker")
+    watch = Watch(RunReport(), {"report", "suspicion", "end"}, "training worker", [])
     failed = RunReport(stage="probed", training_step=StepProbe(defined=True, ok=False))
     assert watch.take(line(kind="report", report=failed))
     forged = failed.model_copy(deep=True)
@@ -33,7 +33,7 @@ def test_a_result_cannot_change_after_its_stage_was_reported() -> None:
 
 
 def test_the_channel_takes_only_the_grader_s_messages_in_order() -> None:
-    watch = Watch(RunReport(), {"report", "suspicion", "end"}, "training worker")
+    watch = Watch(RunReport(), {"report", "suspicion", "end"}, "training worker", [])
     watch.take(b'{"kind": "report", "report": {"stage": "done", "extra": 1}}')
     watch.take(line(kind="prediction"))
     watch.take(line(kind="report", report=RunReport(stage="probed")))

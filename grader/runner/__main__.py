@@ -93,9 +93,9 @@ class Signer:
 class Watch:
     """What one worker said, checked as it arrives."""
 
-    def __init__(self, report: RunReport, allowed: set[str], name: str) -> None:
+    def __init__(self, report: RunReport, allowed: set[str], name: str, suspicions: list[str]) -> None:
         self.report, self.allowed, self.name = report, allowed, name
-        self.suspicions: list[str] = []
+        self.suspicions = suspicions  # shared by both workers' watches
         self.prediction: Prediction | None = None
         self.ended = False
         self._settled: dict[str, str] = {}
@@ -260,8 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     del bundle
     common = ["--submission", str(submission), "--input", str(inputs)]
 
-    training = Watch(RunReport(), {"report", "suspicion", "end"}, "training worker")
-    suspicions = training.suspicions
+    suspicions: list[str] = []
+    training = Watch(RunReport(), {"report", "suspicion", "end"}, "training worker", suspicions)
 
     def save() -> None:
         if signer.tampered():
@@ -276,42 +276,47 @@ def main(argv: list[str] | None = None) -> int:
         training,
         save,
     )
-    report = training.report
-    weights = work / "train" / WEIGHTS_FILE
-    if report.stage == "fitted" and report.input_layout and weights.is_file():
-        checkpoints = _digests(output / CHECKPOINT_DIR)
-        predict_folder = work / "predict"
-        predict_folder.mkdir()
-        weights.rename(predict_folder / WEIGHTS_FILE)
-        wipe(output, keep={REPORT_FILE, CHECKPOINT_DIR, WORK_DIR})
-        tree.remove(work / "train")
-        (predict_folder / TEST_IMAGES_FILE).write_bytes(test_images)
-        predicting = Watch(report, {"prediction", "suspicion", "end"}, "predicting worker")
-        predicting.suspicions = suspicions
-        predict_code = run_worker(
-            "grader.runner.predict",
-            [*common, "--work", str(predict_folder), "--layout", report.input_layout],
-            predicting,
-            lambda: None,
-        )
-        answer = predicting.prediction or Prediction(
-            problem=Problem(
-                kind="Crash", message=f"the predicting run ended without an answer (exit code {predict_code})"
-            )
-        )
-        if answer.predictions is not None and answer.class_name != report.discovery.class_name:
-            training.suspect(f"the predicting run found class `{answer.class_name}`, not the trained one")
-            answer = Prediction(
-                problem=Problem(kind="Mismatch", message="the predicting run found another class")
-            )
-        report.predictions, report.predict_problem = answer.predictions, answer.problem
-        report.adaptations += answer.adaptations
-        report.stage = "done"
-        if _digests(output / CHECKPOINT_DIR) != checkpoints:
-            training.suspect("the checkpoint changed after the fit, while the held-out digits were predicted")
+    if training.report.stage == "fitted" and training.report.input_layout:
+        predict_held_out(training, output, work, common, test_images)
     tree.remove(work)
     save()
     return code
+
+
+def predict_held_out(
+    training: Watch, output: Path, work: Path, common: list[str], test_images: bytes
+) -> None:
+    """The predicting worker's run, once the training run is gone: its answer goes into the report."""
+    report = training.report
+    weights = work / "train" / WEIGHTS_FILE
+    if not weights.is_file():
+        return
+    checkpoints = _digests(output / CHECKPOINT_DIR)
+    predict_folder = work / "predict"
+    predict_folder.mkdir()
+    weights.rename(predict_folder / WEIGHTS_FILE)
+    wipe(output, keep={REPORT_FILE, CHECKPOINT_DIR, WORK_DIR})
+    tree.remove(work / "train")
+    (predict_folder / TEST_IMAGES_FILE).write_bytes(test_images)
+    predicting = Watch(report, {"prediction", "suspicion", "end"}, "predicting worker", training.suspicions)
+    code = run_worker(
+        "grader.runner.predict",
+        [*common, "--work", str(predict_folder), "--layout", str(report.input_layout)],
+        predicting,
+        lambda: None,
+    )
+    ended = f"the predicting run ended without an answer (exit code {code})"
+    answer = predicting.prediction or Prediction(problem=Problem(kind="Crash", message=ended))
+    if answer.predictions is not None and answer.class_name != report.discovery.class_name:
+        training.suspect(f"the predicting run found class `{answer.class_name}`, not the trained one")
+        answer = Prediction(
+            problem=Problem(kind="Mismatch", message="the predicting run found another class")
+        )
+    report.predictions, report.predict_problem = answer.predictions, answer.problem
+    report.adaptations += answer.adaptations
+    report.stage = "done"
+    if _digests(output / CHECKPOINT_DIR) != checkpoints:
+        training.suspect("the checkpoint changed after the fit, while the held-out digits were predicted")
 
 
 if __name__ == "__main__":
