@@ -1,0 +1,85 @@
+"""How long a class takes: `grade` on N copies of the reference against N bare fits.
+
+Runs the README's command verbatim (`grade FOLDER --rubric m14`, the sandbox it picks and
+its default number of workers) on N copies of the reference solution, then N bare scripts one
+after another that import the same libraries and run the same fit (`overhead.py`'s), and
+prints their ratio. A batch also measures the reference once, so a second batch of N/2
+copies gives the cost of one more submission, from which a 300-student class is projected.
+
+Usage: python benchmarks/batch.py [--copies 8] [--sandbox auto]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from overhead import bare_fit_seconds
+from rich.console import Console
+from rich.table import Table
+
+from grader.host.prepare import write_inputs
+from grader.host.prepare.data import default_data_dir, make_splits
+from grader.paths import project_dir
+from grader.rubric import load_rubric
+
+CLASS_SIZE = 300
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--copies", type=int, default=8)
+    parser.add_argument("--sandbox", default="auto")
+    args = parser.parse_args()
+    rubric = load_rubric("m14")
+    reference = project_dir() / "reference" / rubric.id
+    grade = Path(sys.executable).parent / "grade"
+
+    def batch_seconds(copies: int, work: Path) -> float:
+        for index in range(copies):
+            shutil.copytree(reference, work / "class" / f"student{index:03d}")
+        out = work / "grades"
+        command = [grade, work / "class", "--rubric", rubric.id, "--out", out, "--sandbox", args.sandbox]
+        started = time.perf_counter()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return time.perf_counter() - started
+
+    half = max(args.copies // 2, 1)
+    with tempfile.TemporaryDirectory() as work:
+        work = Path(work)
+        batch = batch_seconds(args.copies, work / "full")
+        smaller = batch_seconds(half, work / "half")
+        splits = make_splits(rubric.data, default_data_dir(), download=False)
+        inputs = write_inputs(rubric, splits, work / "inputs")
+        bare = sum(
+            bare_fit_seconds(inputs, reference, work / f"bare-{index}") for index in range(args.copies)
+        )
+    title = f"{args.copies} copies of the reference on {os.cpu_count()} cores (sandbox: {args.sandbox})"
+    table = Table(title=title)
+    for column in (
+        "grade s",
+        "bare fits s",
+        "ratio",
+        "s per more submission",
+        f"{CLASS_SIZE} submissions, min",
+    ):
+        table.add_column(column, justify="right")
+    marginal = (batch - smaller) / max(args.copies - half, 1)
+    table.add_row(
+        f"{batch:.1f}",
+        f"{bare:.1f}",
+        f"{batch / bare:.2f}",
+        f"{marginal:.1f}",
+        f"{(batch + marginal * (CLASS_SIZE - args.copies)) / 60:.0f}",
+    )
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
