@@ -817,6 +817,25 @@ def test_a_shipped_fake_lightning_cannot_replace_the_real_one(graders: Graders) 
     assert_clean(graded)
 
 
+# --------------------------------------------------------------------------- no state carries over
+
+
+def test_traces_of_one_run_reach_neither_its_predicting_run_nor_the_next_submission(
+    graders: Graders, tmp_path: Path
+) -> None:
+    """Files, environment, `sys.modules` and a patched torch, left by each worker of each copy."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("ann.py", "ben.py"):  # one after the other, in the same batch
+        shutil.copyfile(HOSTILE / "leaves_traces.py", folder / name)
+    results = grade_batch(discover(folder), graders.normal, tmp_path / "grades", jobs=1)
+    assert [result.submission for result in results] == ["ann", "ben"]
+    for result in results:
+        assert_honest_run(result, graders.rubric)
+        assert "earlier run left traces" not in result.model_dump_json()
+    assert survivors(graders.sandbox, graders.normal.workdir, ()) == []
+
+
 # --------------------------------------------------------------------------- held-out digits
 
 

@@ -1,4 +1,4 @@
-"""Grade many submissions one after another; one bad submission never stops the batch.
+"""Grade many submissions, several at once; one bad submission never stops the batch.
 
 Each result is written as soon as it exists, and a re-run grades only submissions whose
 fingerprint changed, so an interrupted batch loses nothing and resumes where it stopped.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -76,19 +75,35 @@ def grade_one_safely(submission: Submission, context: GradingContext) -> GradeRe
         return result.model_copy(update={"status": "grader_error"})
 
 
+class BatchHooks:
+    """What a batch tells its watcher (the CLI's progress bar); by default, nothing."""
+
+    def started(self, submission: Submission) -> None:
+        """Its sandbox is about to start."""
+
+    def graded(self, result: GradeResult, kept: bool) -> None:
+        """Its result is published; `kept`: an earlier result, for an unchanged submission."""
+
+
+class Stopped(Exception):
+    """The batch stopped before this submission's turn."""
+
+
 def grade_batch(
     submissions: list[Submission],
     context: GradingContext,
     out: Path,
-    on_graded: Callable[[GradeResult, bool], None] = lambda result, kept: None,
+    hooks: BatchHooks | None = None,
     force: bool = False,
     jobs: int = 1,
 ) -> list[GradeResult]:
-    """Grade each submission, or keep its earlier result when nothing changed (`kept`).
+    """Grade each submission, or keep its earlier result when nothing changed.
 
     `jobs` submissions are graded at once, each in its own sandbox; every result is
-    published as soon as it exists, and the gradebook keeps its rows in name order.
+    published as soon as it exists, and the gradebook keeps its rows in name order. On
+    Ctrl-C (or any error here) the runs in progress stop at once and are not published.
     """
+    hooks = hooks or BatchHooks()
     earlier = {} if force else read_results(out)
     results: list[GradeResult] = []
     to_grade: list[tuple[Submission, str]] = []
@@ -97,13 +112,16 @@ def grade_batch(
         result = earlier.get(submission.name)
         if result is not None and result.fingerprint == key:
             results.append(result)
-            on_graded(result, True)
+            hooks.graded(result, True)
         else:
             to_grade.append((submission, key))
     if results:
         publish_gradebook(results, context.rubric, out)  # the kept rows, written once
 
     def graded(submission: Submission, key: str) -> GradeResult:
+        if context.stopping.is_set():
+            raise Stopped
+        hooks.started(submission)
         result = grade_one_safely(submission, context).model_copy(update={"fingerprint": key})
         tree.remove(context.work_folder(submission.name))  # disk: checkpoints
         return result
@@ -116,9 +134,11 @@ def grade_batch(
                 result = future.result()
                 results.append(result)
                 publish_graded(result, results, context.rubric, out)
-                on_graded(result, False)
+                hooks.graded(result, False)
         except BaseException:
+            # Ctrl-C: what was graded is written; the runs in progress end now, unpublished.
+            context.stopping.set()
             for future in futures:
-                future.cancel()  # Ctrl-C: what was graded is written; the rest never starts
+                future.cancel()
             raise
     return sorted(results, key=lambda r: r.submission)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import tempfile
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -12,14 +13,22 @@ import typer
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
-from grader.host.batch import grade_batch, plan_workers
+from grader.host.batch import BatchHooks, grade_batch, plan_workers
 from grader.host.grading import GradingContext
 from grader.host.prepare import write_inputs
 from grader.host.prepare.data import (
     DataError,
+    Splits,
     batch_secret,
     default_data_dir,
     make_splits,
@@ -32,7 +41,9 @@ from grader.host.publish.common import plain_text
 from grader.host.publish.feedback import feedback_markdown
 from grader.host.results import GradeResult
 from grader.rubric import RubricError, load_rubric, rubric_schema
-from grader.sandbox import SandboxUnavailable, open_sandbox
+from grader.rubric.models import Rubric
+from grader.sandbox import Sandbox, SandboxUnavailable, open_sandbox
+from grader.sandbox.cluster import ClusterSandbox
 
 console = Console()
 errors = Console(stderr=True)
@@ -118,6 +129,15 @@ def grade(
             show_default=False,
         ),
     ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            help="Run each submission on a Dask cluster: its scheduler's address (tcp://HOST:8786), "
+            "or `local` for one on this machine. Each worker runs the --sandbox backend; scoring stays here.",
+            show_default=False,
+        ),
+    ] = None,
     print_schema: Annotated[
         bool, typer.Option("--rubric-schema", help="Print the rubric JSON Schema and exit.")
     ] = False,
@@ -132,7 +152,7 @@ def grade(
         raise fail(f"no such file or folder: {path}")
     try:
         loaded = load_rubric(rubric)
-        backend = open_sandbox(sandbox)
+        backend = open_cluster(cluster, sandbox) if cluster else open_sandbox(sandbox)
         splits = make_splits(loaded.data, data_dir or default_data_dir(), download=not offline)
         splits = with_secret_test_digits(splits, batch_secret(out))
     except (RubricError, DataError, SandboxUnavailable) as error:
@@ -148,8 +168,41 @@ def grade(
     submissions = [Submission(submission_name(path), path)] if one else discover(path)
     if not submissions:
         raise fail(f"no submissions in {path} (folders, .py, .ipynb or .zip files)")
-    jobs, loaded = plan_workers(loaded, len(submissions), jobs)
+    if isinstance(backend, ClusterSandbox):
+        slots, threads = backend.slots(loaded.limits.threads)
+        jobs = jobs or slots
+        loaded = loaded.model_copy(update={"limits": loaded.limits.model_copy(update={"threads": threads})})
+    else:
+        jobs, loaded = plan_workers(loaded, len(submissions), jobs)
+    try:
+        run_batch(loaded, splits, backend, submissions, out, jobs, force, self_check, formats)
+    finally:
+        if isinstance(backend, ClusterSandbox):
+            backend.close()
 
+
+def open_cluster(address: str, sandbox: str) -> ClusterSandbox:
+    cluster = ClusterSandbox(address, sandbox)
+    try:
+        cluster.check()
+    except SandboxUnavailable:
+        cluster.close()
+        raise
+    return cluster
+
+
+def run_batch(
+    loaded: Rubric,
+    splits: Splits,
+    backend: Sandbox,
+    submissions: list[Submission],
+    out: Path,
+    jobs: int,
+    force: bool,
+    self_check: bool,
+    formats: list[FormatName] | None,
+) -> None:
+    """The reference, then every submission under a progress bar, then the reports."""
     with tempfile.TemporaryDirectory(prefix="grader-") as workdir:
         inputs = write_inputs(loaded, splits, Path(workdir) / "inputs")
         context = GradingContext(loaded, splits, backend, Path(workdir), inputs)
@@ -162,24 +215,26 @@ def grade(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
+            TextColumn("{task.fields[running]} running"),
             TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
             console=console,
             disable=self_check,
         )
-        with progress:
-            task = progress.add_task("Grading", total=len(submissions))
-
-            def advance(result: GradeResult, kept: bool) -> None:
-                again = " — unchanged, earlier result kept" if kept else ""
-                progress.console.print(
-                    f"{shown(result.submission)}: {result.score:g}/{result.max_score:g} ({result.status}){again}",
-                    highlight=False,
+        watcher = ProgressHooks(progress, len(submissions))
+        try:
+            with progress:
+                results = grade_batch(
+                    submissions, context, out, hooks=watcher, force=force or self_check, jobs=jobs
                 )
-                progress.advance(task)
-
-            results = grade_batch(
-                submissions, context, out, on_graded=advance, force=force or self_check, jobs=jobs
+        except KeyboardInterrupt:
+            errors.print(
+                f"[bold yellow]Stopped:[/] {watcher.published} of {len(submissions)} results are written "
+                f"in {out}. Run the same command again to grade the rest.",
+                highlight=False,
             )
+            raise typer.Exit(130) from None
 
     written = publish_batch([f.value for f in formats or []], results, loaded, out)
     faults = [r.submission for r in results if r.status == "grader_error"]
@@ -198,6 +253,32 @@ def grade(
             f"{', '.join(faults)}. Their results say what failed; regrade them once it is fixed.",
             highlight=False,
         )
+
+
+class ProgressHooks(BatchHooks):
+    """The progress bar: finished, running, and the time left at the pace so far."""
+
+    def __init__(self, progress: Progress, total: int) -> None:
+        self.progress = progress
+        self.task = progress.add_task("Grading", total=total, running=0)
+        self.running = self.published = 0
+        self.lock = threading.Lock()
+
+    def started(self, submission: Submission) -> None:
+        with self.lock:
+            self.running += 1
+            self.progress.update(self.task, running=self.running)
+
+    def graded(self, result: GradeResult, kept: bool) -> None:
+        again = " — unchanged, earlier result kept" if kept else ""
+        self.progress.console.print(
+            f"{shown(result.submission)}: {result.score:g}/{result.max_score:g} ({result.status}){again}",
+            highlight=False,
+        )
+        with self.lock:
+            self.published += 1
+            self.running -= 0 if kept else 1
+            self.progress.update(self.task, advance=1, running=self.running)
 
 
 def _terminate(signum: int, frame: object) -> None:

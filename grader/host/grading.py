@@ -10,8 +10,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.host import execute, judge, prepare
@@ -41,6 +42,8 @@ class GradingContext:
     workdir: Path
     inputs: Path  # the runner's read-only inputs: digits without test labels, and the RunSpec
     reference: Reference | None = None
+    # Set to stop every run in progress at once (Ctrl-C); their outcomes are never published.
+    stopping: threading.Event = field(default_factory=threading.Event, compare=False)
 
     def work_folder(self, name: str) -> Path:
         """The submission's staged copy and the run's output; the batch removes it after."""

@@ -2,7 +2,8 @@
 
 This process is the runner's supervisor; it never imports student code (nor torch). It reads
 the host's nonce and digits on stdin, makes itself unreadable to the other processes of the
-sandbox, and runs two workers one after the other, each a fresh interpreter:
+sandbox, and runs two workers one after the other, each a fresh child of the zygote
+(`grader.runner.zygote`, which imported torch and Lightning once for both):
 - the training worker (`grader.runner.train`) gets the training and validation digits;
 - once it and everything it started are gone and the files it wrote are wiped, the
   predicting worker (`grader.runner.predict`) gets the held-out images and the trained weights.
@@ -14,12 +15,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import hashlib
 import io
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -44,9 +42,9 @@ from grader.contract import (
     WorkerMessage,
     signature,
 )
+from grader.runner import launch
 
 WORK_DIR = ".grader-work"
-PR_SET_DUMPABLE = 4
 # A report's fields that a later message may not change once their stage was reported.
 SETTLED_AT = {
     "found": ("discovery", "hook_sources"),
@@ -54,12 +52,6 @@ SETTLED_AT = {
     "fitted": ("fit",),
 }
 STRAGGLER_GRACE_SECONDS = 2.0
-
-
-def become_unreadable() -> None:
-    """No ptrace and no /proc/<pid>/mem for the workers, which run as the same user."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
 class Signer:
@@ -160,16 +152,17 @@ def _read_lines(
         take(line)
 
 
-def run_worker(module: str, arguments: list[str], watch: Watch, on_report: Callable[[], None]) -> int:
+def run_worker(
+    zygote: launch.Zygote,
+    module: launch.WorkerModule,
+    arguments: list[str],
+    watch: Watch,
+    on_report: Callable[[], None],
+) -> int:
     """Run one worker to its end, feed its messages to `watch`; its exit code (128+N for signal N)."""
     read_end, write_end = os.pipe()
-    # No working folder on sys.path (3.11+); before that it is the output folder, which holds
-    # nothing of the student's when a worker starts.
-    safe_path = ["-P"] if sys.version_info >= (3, 11) else []
-    command = [sys.executable, *safe_path, "-m", module, *arguments, "--channel", str(write_end)]
-    process = subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, pass_fds=(write_end,), start_new_session=True
-    )
+    arguments = [*arguments, "--supervisor", str(os.getpid())]
+    started = launch.start_worker(zygote, module, arguments, write_end)
     os.close(write_end)
     lock = threading.Lock()
 
@@ -184,31 +177,14 @@ def run_worker(module: str, arguments: list[str], watch: Watch, on_report: Calla
     with os.fdopen(read_end, "rb") as pipe:
         reader = threading.Thread(target=_read_lines, args=(pipe, take, oversized), daemon=True)
         reader.start()
-        code = process.wait()
-        stop_stragglers(process.pid)
+        code = started.wait()
+        launch.stop_stragglers(started.pid, zygote)
         # Once no process holds the pipe, the reader sees its end; one that escaped the
         # worker's session (possible only without a PID namespace) is not waited for.
         reader.join(STRAGGLER_GRACE_SECONDS)
     if code == 0 and not watch.ended:
         watch.suspect(f"the {watch.name} exited cleanly without finishing, which the grader never does")
     return code if code >= 0 else 128 - code
-
-
-def stop_stragglers(worker_pid: int) -> None:
-    """End every process a worker left behind, before the next step trusts the sandbox again.
-
-    As PID 1 of the sandbox's own namespace (bubblewrap, Docker) the supervisor can reach all of
-    them; elsewhere (the `none` backend) only those still in the worker's session.
-    """
-    if os.getpid() == 1:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(-1, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            while os.waitpid(-1, 0):
-                pass
-    else:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(worker_pid, signal.SIGKILL)
 
 
 def _digests(folder: Path) -> dict[tuple[str, ...], str]:
@@ -250,9 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     key = sys.stdin.buffer.readline().strip().decode()
     bundle = sys.stdin.buffer.read()
-    become_unreadable()
+    launch.set_dumpable(False)
+    launch.become_subreaper()
     output, submission, inputs = args.output.resolve(), args.submission.resolve(), args.input.resolve()
     os.chdir(output)
+    zygote = launch.Zygote()  # it imports torch while the digits are unpacked
     signer = Signer(output / REPORT_FILE, key)
     del key
     work = output / WORK_DIR
@@ -270,21 +248,38 @@ def main(argv: list[str] | None = None) -> int:
         signer.write(training.report)
 
     save()
+    try:
+        code = train_and_predict(zygote, training, output, work, common, test_images, save)
+    finally:
+        zygote.stop()
+    tree.remove(work)
+    save()
+    return code
+
+
+def train_and_predict(
+    zygote: launch.Zygote,
+    training: Watch,
+    output: Path,
+    work: Path,
+    common: list[str],
+    test_images: bytes,
+    save: Callable[[], None],
+) -> int:
     code = run_worker(
+        zygote,
         "grader.runner.train",
         [*common, "--output", str(output), "--work", str(work / "train")],
         training,
         save,
     )
     if training.report.stage == "fitted" and training.report.input_layout:
-        predict_held_out(training, output, work, common, test_images)
-    tree.remove(work)
-    save()
+        predict_held_out(zygote, training, output, work, common, test_images)
     return code
 
 
 def predict_held_out(
-    training: Watch, output: Path, work: Path, common: list[str], test_images: bytes
+    zygote: launch.Zygote, training: Watch, output: Path, work: Path, common: list[str], test_images: bytes
 ) -> None:
     """The predicting worker's run, once the training run is gone: its answer goes into the report."""
     report = training.report
@@ -300,6 +295,7 @@ def predict_held_out(
     (predict_folder / TEST_IMAGES_FILE).write_bytes(test_images)
     predicting = Watch(report, {"prediction", "suspicion", "end"}, "predicting worker", training.suspicions)
     code = run_worker(
+        zygote,
         "grader.runner.predict",
         [*common, "--work", str(predict_folder), "--layout", str(report.input_layout)],
         predicting,

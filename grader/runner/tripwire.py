@@ -55,9 +55,9 @@ def _trusted_folders() -> tuple[str, ...]:
 
 
 class Tripwire:
-    def __init__(self, report: Callable[[str], None], supervisor_pid: int, classes: list[type]) -> None:
+    def __init__(self, report: Callable[[str], None], protected: set[int], classes: list[type]) -> None:
         self._report = report
-        self._supervisor = supervisor_pid
+        self._protected = {*protected, 1, 0, -1}
         self._trusted = _trusted_folders()
         self._busy = threading.local()
         self._modules = self._grader_modules()
@@ -125,9 +125,7 @@ class Tripwire:
         if event in ("object.__setattr__", "object.__delattr__") and _protected(args[0]):
             owner = getattr(args[0], "__qualname__", type(args[0]).__name__)
             return f"`{owner}.{args[1]}` of {_package(args[0])} was changed at {where}"
-        if event in SIGNALS and (
-            args[0] in (self._supervisor, 1, 0, -1) or args[0] < 0 or event == "os.killpg"
-        ):
+        if event in SIGNALS and (args[0] in self._protected or args[0] < 0 or event == "os.killpg"):
             return f"a signal was sent to the grader's processes at {where}"
         return None
 
@@ -169,8 +167,9 @@ def _methods(classes: list[type]) -> dict[type, dict[str, Any]]:
     }
 
 
-def install(report: Callable[[str], None], classes: list[type]) -> Tripwire:
-    """Install the hook; `classes` (and their bases) are the library classes whose methods the grader relies on."""
-    tripwire = Tripwire(report, os.getppid(), classes)
+def install(report: Callable[[str], None], classes: list[type], protected: set[int]) -> Tripwire:
+    """Install the hook; `classes` (and their bases) are the library classes whose methods the
+    grader relies on, `protected` the pids of the grader's processes."""
+    tripwire = Tripwire(report, protected, classes)
     tripwire.install()
     return tripwire

@@ -4,6 +4,7 @@ redirect `.cuda()`, and arm the tripwire that reports to the supervisor."""
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ def arguments(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--input", type=Path, required=True, help="holds the spec")
     parser.add_argument("--work", type=Path, required=True, help="what the supervisor hands this worker")
     parser.add_argument("--channel", type=int, required=True, help="the pipe to the supervisor")
+    parser.add_argument("--supervisor", type=int, required=True, help="its pid, for the tripwire")
     return parser
 
 
@@ -41,6 +43,7 @@ def start(args: argparse.Namespace) -> Worker:
     submission = args.submission.resolve()
     cpu = devices.CpuOnly(torch, submission)
     cpu.install()  # before the tripwire's snapshot: these are the grader's own patches
-    wire = tripwire.install(channel.suspect, frameworks.classes(real))
+    # Signals to the supervisor or to this worker's parent (the zygote) are the tripwire's.
+    wire = tripwire.install(channel.suspect, frameworks.classes(real), {args.supervisor, os.getppid()})
     channel.guard_with(wire.replaced)
     return Worker(spec, submission, channel, real, cpu)

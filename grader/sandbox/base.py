@@ -7,7 +7,7 @@ import stat
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -58,6 +58,8 @@ class SandboxRequest:
     output: Path
     stdin: bytes
     limits: SandboxLimits
+    # Set when the batch is stopping (Ctrl-C): the run ends at once and its outcome is discarded.
+    stop: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -68,6 +70,7 @@ class SandboxOutcome:
     timed_out: bool = False
     out_of_memory: bool = False
     output_exceeded: bool = False
+    interrupted: bool = False  # by `SandboxRequest.stop`, not by anything the submission did
     peak_memory_mb: float | None = None
     stdout: str = ""
     stderr: str = ""
@@ -112,28 +115,33 @@ def thread_env(threads: int) -> dict[str, str]:
     return {name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
 
 
-class OutputWatch(threading.Thread):
+class RunWatch(threading.Thread):
     """Stops a run whose output folder outgrows its budget, or nests folders past what the
-    host walks. The only guard on the budget where the host cannot mount a bounded
-    filesystem over the output (`disk.bounded` needs root); each file is also capped by the
-    backends' file-size limit.
+    host walks, and any run once its batch is stopping. The only guard on the budget where
+    the host cannot mount a bounded filesystem over the output (`disk.bounded` needs root);
+    each file is also capped by the backends' file-size limit.
     """
 
     POLL_SECONDS = 0.2
     MAX_ENTRIES = disk.MAX_ENTRIES
 
-    def __init__(self, folder: Path, limit_mb: int, stop: Callable[[], None]) -> None:
+    def __init__(self, request: SandboxRequest, stop: Callable[[], None]) -> None:
         super().__init__(daemon=True)
-        self.folder, self.limit, self.stop = folder, limit_mb * 2**20, stop
-        self.exceeded = False
+        self.folder, self.limit, self.stop = request.output, request.limits.disk_mb * 2**20, stop
+        self.batch_stopping = request.stop
+        self.exceeded = self.interrupted = False
         self.done = threading.Event()
 
     def run(self) -> None:
         while not self.done.wait(self.POLL_SECONDS):
-            if self._too_big():
+            if self.batch_stopping.is_set():
+                self.interrupted = True
+            elif self._too_big():
                 self.exceeded = True
-                self.stop()
-                return
+            else:
+                continue
+            self.stop()
+            return
 
     def _too_big(self) -> bool:
         """Over the budget in bytes or entries, or nested past what the host walks."""
@@ -149,11 +157,11 @@ class OutputWatch(threading.Thread):
             return True
         return False
 
-    def finish(self) -> bool:
-        """Stop watching; whether the budget was exceeded."""
+    def finish(self, outcome: SandboxOutcome) -> None:
+        """Stop watching, and say on `outcome` why the watch stopped the run, if it did."""
         self.done.set()
         self.join(timeout=5)
-        return self.exceeded
+        outcome.output_exceeded, outcome.interrupted = self.exceeded, self.interrupted
 
 
 class CappedText:

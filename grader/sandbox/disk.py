@@ -4,7 +4,7 @@ While the run lasts, the output folder is a tmpfs mounted over it by the host (i
 root, as on CI machines and course servers), with `size=disk_mb` and a cap on its entries:
 a write past the budget fails with `ENOSPC` in the student's own code, whatever its speed.
 Afterwards what the run left (at most the budget) is copied into the ordinary folder
-underneath and the tmpfs goes. Without root, `OutputWatch`'s poll is the only guard.
+underneath and the tmpfs goes. Without root, `RunWatch`'s poll is the only guard.
 
 tmpfs pages are memory: they count toward the memory cgroup of the process that writes
 them, so the backends leave room for `disk_mb` on top of the run's memory limit where they
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from grader import tree
 
-# Files and folders a run may create in its output; also what OutputWatch allows.
+# Files and folders a run may create in its output; also what RunWatch allows.
 MAX_ENTRIES = 10_000
 
 

@@ -32,7 +32,7 @@ from grader.sandbox.base import (
     ALLOWED_ENV,
     SANDBOX_ENV,
     CappedText,
-    OutputWatch,
+    RunWatch,
     SandboxOutcome,
     SandboxRequest,
     SandboxUnavailable,
@@ -204,7 +204,7 @@ class DockerSandbox:
         # A thread: a runner that reads less than it is sent must not stall the clock.
         threading.Thread(target=_send_stdin, args=(stream, request.stdin), daemon=True).start()
         outcome = SandboxOutcome(backend=self.name, exit_code=None, wall_seconds=0.0)
-        watch = OutputWatch(request.output, limits.disk_mb, lambda: _kill(container))
+        watch = RunWatch(request, lambda: _kill(container))
         watch.start()
         try:
             container.wait(timeout=limits.wall_seconds)
@@ -215,7 +215,7 @@ class DockerSandbox:
             _kill(container)
             container.wait(timeout=60)
         outcome.wall_seconds = time.monotonic() - started
-        outcome.output_exceeded = watch.finish()
+        watch.finish(outcome)
         container.reload()
         state = container.attrs["State"]
         outcome.exit_code = state.get("ExitCode")

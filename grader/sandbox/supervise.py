@@ -13,7 +13,7 @@ import time
 
 import psutil
 
-from grader.sandbox.base import CappedText, OutputWatch, SandboxOutcome, SandboxRequest
+from grader.sandbox.base import CappedText, RunWatch, SandboxOutcome, SandboxRequest
 
 POLL_SECONDS = 0.1
 
@@ -41,7 +41,7 @@ def supervise(process: subprocess.Popen, request: SandboxRequest, backend: str) 
     started = time.monotonic()
     outcome = SandboxOutcome(backend=backend, exit_code=None, wall_seconds=0.0)
     peak = 0.0
-    watch = OutputWatch(request.output, limits.disk_mb, lambda: kill_tree(process))
+    watch = RunWatch(request, lambda: kill_tree(process))
     watch.start()
     while process.poll() is None:
         elapsed = time.monotonic() - started
@@ -57,7 +57,7 @@ def supervise(process: subprocess.Popen, request: SandboxRequest, backend: str) 
         time.sleep(POLL_SECONDS)
     process.wait()
     kill_tree(process)  # anything the runner left behind
-    outcome.output_exceeded = watch.finish()
+    watch.finish(outcome)
     for reader in readers:
         reader.join(timeout=5)
     outcome.exit_code = process.returncode
@@ -68,18 +68,32 @@ def supervise(process: subprocess.Popen, request: SandboxRequest, backend: str) 
 
 
 def tree_resident_mb(pid: int) -> float:
+    """The memory of a process tree, each page shared between its processes counted once.
+
+    The runner's workers are forks of one warm parent and share its pages (torch, Lightning),
+    so the processes' resident sizes are summed only where their proportional share is not
+    readable.
+    """
     try:
         root = psutil.Process(pid)
         processes = [root, *root.children(recursive=True)]
     except psutil.Error:
         return 0.0
-    total = 0
-    for process in processes:
-        try:
-            total += process.memory_info().rss
-        except psutil.Error:
-            continue
-    return total / 2**20
+    return sum(_proportional_bytes(process) for process in processes) / 2**20
+
+
+def _proportional_bytes(process: psutil.Process) -> int:
+    try:
+        with open(f"/proc/{process.pid}/smaps_rollup", "rb") as rollup:
+            for line in rollup:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return process.memory_info().rss
+    except psutil.Error:
+        return 0
 
 
 def kill_tree(process: subprocess.Popen) -> None:

@@ -63,9 +63,8 @@ def runner_stdin(nonce: str, inputs: Path) -> bytes:
 def execute(staged: Staged, context: GradingContext) -> Execution:
     output = staged.folder.parent / "output"
     nonce = secrets.token_hex(16)
-    request = SandboxRequest(
-        staged.folder, context.inputs, output, runner_stdin(nonce, context.inputs), context.limits
-    )
+    stdin = runner_stdin(nonce, context.inputs)
+    request = SandboxRequest(staged.folder, context.inputs, output, stdin, context.limits, context.stopping)
     outcome = context.sandbox.run(request)
     report = read_report(output, nonce)
     fitted = report is not None and report.stage in ("fitted", "done")

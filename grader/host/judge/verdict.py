@@ -11,7 +11,7 @@ from grader import tree
 from grader.contract import RUNNER_STAGES, Problem, RunReport, Stage
 from grader.host.results import Status
 from grader.sandbox import SandboxOutcome
-from grader.sandbox.base import OutputWatch
+from grader.sandbox.base import RunWatch
 
 # A runner stage, or "trained": the fit ran to its end without raising.
 Need = Stage | Literal["trained"]
@@ -54,6 +54,8 @@ def stop_reason(outcome: SandboxOutcome, report: RunReport | None, wall_seconds:
     during = f" during {NEXT_STEP[report.stage]}" if report else ""
     if report and report.stage == "probed" and report.fit.max_steps:
         during += f" (step {report.fit.global_step} of {report.fit.max_steps})"
+    if outcome.interrupted:
+        return "grading was stopped by the grader's operator before this run finished; grade it again"
     if outcome.timed_out:
         return f"grading stopped at the time limit of {wall_seconds:g} s{during}"
     if outcome.out_of_memory:
@@ -61,7 +63,7 @@ def stop_reason(outcome: SandboxOutcome, report: RunReport | None, wall_seconds:
     if outcome.output_exceeded:
         return (
             f"grading stopped{during}: your code wrote more than {limits.disk_mb} MB or "
-            f"{OutputWatch.MAX_ENTRIES} files into its working folder, or nested folders there "
+            f"{RunWatch.MAX_ENTRIES} files into its working folder, or nested folders there "
             f"deeper than {tree.MAX_DEPTH} levels"
         )
     if report is None:
@@ -80,6 +82,8 @@ def stop_reason(outcome: SandboxOutcome, report: RunReport | None, wall_seconds:
 
 
 def status_of(outcome: SandboxOutcome, report: RunReport | None) -> Status:
+    if outcome.interrupted:  # a batch that stops never publishes these; not the student's doing
+        return "grader_error"
     if outcome.timed_out:
         return "timeout"
     if outcome.out_of_memory:
