@@ -6,6 +6,9 @@ after another that import the same libraries and run the same fit (`overhead.py`
 prints their ratio. A batch also measures the reference once, so a second batch of N/2
 copies gives the cost of one more submission, from which a 300-student class is projected.
 
+It also reports the memory of a warm runner: the largest resident size any zygote process
+(`grader.runner.zygote`, the host's shared one or one inside a sandbox) reached.
+
 Usage: python benchmarks/batch.py [--copies 8] [--sandbox auto]
 """
 
@@ -17,9 +20,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
+import psutil
 from overhead import bare_fit_seconds
 from rich.console import Console
 from rich.table import Table
@@ -30,6 +35,21 @@ from grader.paths import project_dir
 from grader.rubric import load_rubric
 
 CLASS_SIZE = 300
+
+
+class ZygoteMemory(threading.Thread):
+    """The peak resident memory of any one zygote process while a batch runs."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak_mb = 0.0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.5):
+            for process in psutil.process_iter(["cmdline", "memory_info"]):
+                if "grader.runner.zygote" in " ".join(process.info["cmdline"] or []):
+                    self.peak_mb = max(self.peak_mb, process.info["memory_info"].rss / 2**20)
 
 
 def main() -> None:
@@ -53,7 +73,10 @@ def main() -> None:
     half = max(args.copies // 2, 1)
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
+        memory = ZygoteMemory()
+        memory.start()
         batch = batch_seconds(args.copies, work / "full")
+        memory.done.set()
         smaller = batch_seconds(half, work / "half")
         splits = make_splits(rubric.data, default_data_dir(), download=False)
         inputs = write_inputs(rubric, splits, work / "inputs")
@@ -68,6 +91,7 @@ def main() -> None:
         "ratio",
         "s per more submission",
         f"{CLASS_SIZE} submissions, min",
+        "warm runner MB",
     ):
         table.add_column(column, justify="right")
     marginal = (batch - smaller) / max(args.copies - half, 1)
@@ -77,6 +101,7 @@ def main() -> None:
         f"{batch / bare:.2f}",
         f"{marginal:.1f}",
         f"{(batch + marginal * (CLASS_SIZE - args.copies)) / 60:.0f}",
+        f"{memory.peak_mb:.0f}",
     )
     Console().print(table)
 

@@ -223,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--submission", type=Path, required=True)
     parser.add_argument("--input", type=Path, required=True)
     parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--zygote", type=int, help="a socket to the host's warm zygote, if it has one")
     args = parser.parse_args(argv)
     key = sys.stdin.buffer.readline().strip().decode()
     bundle = sys.stdin.buffer.read()
@@ -230,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     launch.become_subreaper()
     output, submission, inputs = args.output.resolve(), args.submission.resolve(), args.input.resolve()
     os.chdir(output)
-    zygote = launch.Zygote()  # it imports torch while the digits are unpacked
+    # Its own zygote imports torch while the digits are unpacked.
+    zygote = launch.Zygote.attach(args.zygote) if args.zygote is not None else launch.Zygote.spawn()
     signer = Signer(output / REPORT_FILE, key)
     del key
     work = output / WORK_DIR

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -25,6 +26,8 @@ from pydantic import BaseModel, ValidationError
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 MAX_MESSAGE_BYTES = 64 * 1024
+REQUEST_FDS = 3
+INHERITED_LIMITS = (resource.RLIMIT_CORE, resource.RLIMIT_FSIZE, resource.RLIMIT_CPU, resource.RLIMIT_NPROC)
 # Rounds of "list every process, kill all but the zygote" before giving up on sparing it.
 STRAGGLER_ROUNDS = 50
 REPARENT_SECONDS = 2.0
@@ -36,8 +39,13 @@ WorkerModule = Literal["grader.runner.train", "grader.runner.predict"]
 
 
 class WorkerRequest(BaseModel):
+    """Sent with three descriptors: the worker's channel, and the supervisor's stdout and stderr."""
+
     module: WorkerModule
     arguments: list[str]
+    environment: dict[str, str]
+    cwd: str
+    limits: dict[int, tuple[int, int]]  # the supervisor's own, for a worker forked outside it
 
 
 class WorkerEvent(BaseModel):
@@ -68,21 +76,38 @@ class Started:
 
 
 class Zygote:
-    """The supervisor's end of the zygote."""
+    """The supervisor's end of a zygote: its own (`spawn`), or the host's warm one (`attach`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, control: socket.socket, process: subprocess.Popen | None) -> None:
+        self._control = control
+        self.process = process
+        self._ready: bool | None = None if process else True  # the host waited for its own
+
+    @classmethod
+    def spawn(cls) -> Zygote:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        command = [sys.executable, *SAFE_PATH, "-m", "grader.runner.zygote", str(theirs.fileno())]
-        self.process = subprocess.Popen(
+        command = [
+            sys.executable,
+            *SAFE_PATH,
+            "-m",
+            "grader.runner.zygote",
+            "--control",
+            str(theirs.fileno()),
+        ]
+        process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), start_new_session=True
         )
         theirs.close()
-        self._control = mine
-        self._ready: bool | None = None
+        return cls(mine, process)
+
+    @classmethod
+    def attach(cls, fd: int) -> Zygote:
+        return cls(socket.socket(fileno=fd), None)
 
     @property
-    def pid(self) -> int:
-        return self.process.pid
+    def pid(self) -> int | None:
+        """Inside the sandbox, the process to spare; the host's is out of its reach anyway."""
+        return self.process.pid if self.process else None
 
     def _event(self) -> WorkerEvent | None:
         try:
@@ -95,9 +120,10 @@ class Zygote:
         if self._ready is None:  # it imports while the supervisor unpacks the digits
             event = self._event()
             self._ready = bool(event and event.ready)
-        if self._ready and self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGCONT)  # in case a straggler stopped it
+        if self._ready and (self.process is None or self.process.poll() is None):
+            if self.process is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.process.pid, signal.SIGCONT)  # in case a straggler stopped it
             return True
         self._ready = False
         return False
@@ -105,10 +131,17 @@ class Zygote:
     def start(self, module: WorkerModule, arguments: list[str], channel: int) -> Started | None:
         if not self.alive():
             return None
-        request = WorkerRequest(module=module, arguments=arguments).model_dump_json().encode()
+        request = WorkerRequest(
+            module=module,
+            arguments=arguments,
+            environment=dict(os.environ),
+            cwd=os.getcwd(),
+            limits={limit: resource.getrlimit(limit) for limit in INHERITED_LIMITS},
+        )
         try:
-            socket.send_fds(self._control, [request], [channel])
+            socket.send_fds(self._control, [request.model_dump_json().encode()], [channel, 1, 2])
         except OSError:
+            self._ready = False
             return None
         event = self._event()
         if event is None or event.pid is None:
@@ -132,9 +165,10 @@ class Zygote:
 
     def stop(self) -> None:
         self._control.close()
-        with contextlib.suppress(ProcessLookupError):
-            self.process.kill()
-        self.process.wait()
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+            self.process.wait()
 
 
 def start_worker(zygote: Zygote, module: WorkerModule, arguments: list[str], channel: int) -> Started:
@@ -158,7 +192,7 @@ def stop_stragglers(worker_pid: int, zygote: Zygote) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(worker_pid, signal.SIGKILL)
         return
-    spared = {1, zygote.pid} if zygote.alive() else {1}
+    spared = {1, zygote.pid} if zygote.pid and zygote.alive() else {1}
     for _ in range(STRAGGLER_ROUNDS):
         _reap()
         left = [pid for pid in _living() if pid not in spared]

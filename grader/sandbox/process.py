@@ -35,6 +35,7 @@ from grader.sandbox.base import (
     runner_command,
 )
 from grader.sandbox.supervise import supervise
+from grader.sandbox.warm import warm_zygote
 
 SUBMISSION, INPUTS, OUTPUT = "/sandbox/submission", "/sandbox/input", "/sandbox/output"
 HOME = "/tmp/home"
@@ -191,6 +192,13 @@ class _MemoryCgroup:
         if self.path:
             (self.path / "cgroup.procs").write_text(str(os.getpid()))
 
+    def members(self) -> list[int]:
+        """Every process in the cgroup, wherever it was forked from."""
+        try:
+            return [int(pid) for pid in (self.path / "cgroup.procs").read_text().split()]
+        except (OSError, TypeError):
+            return []
+
     def oom_killed(self) -> bool:
         if not self.path:
             return False
@@ -262,6 +270,8 @@ class ProcessSandbox:
         # the run at its memory limit.
         extra_mb = limits.disk_mb if bounded else 0
         cgroup = _MemoryCgroup(cgroup_limit_mb(limits.memory_mb) + extra_mb, enabled=as_root)
+        # The workers come from the warm zygote where they can join the run's cgroup (as root).
+        zygote = warm_zygote().connect() if cgroup.path else None
         fds: list[int] = []
         try:
             fds = [
@@ -270,18 +280,23 @@ class ProcessSandbox:
             ]
             env = process_env(request) | {"HOME": HOME, "TMPDIR": "/tmp", "MPLCONFIGDIR": HOME}
             process = subprocess.Popen(
-                _command(request, as_root, uid, *fds),
+                _command(request, as_root, uid, *fds, zygote=zygote.fileno() if zygote else None),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 env=env,
-                pass_fds=fds,
+                pass_fds=[*fds, *([zygote.fileno()] if zygote else [])],
                 start_new_session=True,
                 preexec_fn=cgroup.enter if cgroup.path else None,
             )
-            outcome = supervise(process, request, self.name)
+            if zygote:
+                zygote.close()  # the run's supervisor holds it now
+            # Workers forked by the warm zygote are not bubblewrap's descendants: the cgroup holds all.
+            outcome = supervise(process, request, self.name, members=cgroup.members if zygote else None)
             outcome.out_of_memory = outcome.out_of_memory or cgroup.oom_killed()
         finally:
+            if zygote:
+                zygote.close()
             cgroup.remove()
             for fd in fds:
                 os.close(fd)
@@ -290,7 +305,9 @@ class ProcessSandbox:
         return outcome
 
 
-def _command(request: SandboxRequest, as_root: bool, uid: int, passwd: int, group: int) -> list[str]:
+def _command(
+    request: SandboxRequest, as_root: bool, uid: int, passwd: int, group: int, zygote: int | None
+) -> list[str]:
     limits = request.limits
     scratch_bytes = str(limits.max_file_mb * 2**20)
     return [
@@ -317,6 +334,7 @@ def _command(request: SandboxRequest, as_root: bool, uid: int, passwd: int, grou
         str(cpu_seconds(limits)),
         str(uid if as_root else 0),  # as root, BOOTSTRAP drops to this uid
         *runner_command(SUBMISSION, INPUTS, OUTPUT),
+        *(["--zygote", str(zygote)] if zygote is not None else []),
     ]
 
 

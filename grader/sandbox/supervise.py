@@ -5,11 +5,13 @@ or when the output folder outgrows its budget."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 
 import psutil
 
@@ -23,8 +25,16 @@ def _drain(stream, sink: CappedText) -> None:
         sink.feed(chunk)
 
 
-def supervise(process: subprocess.Popen, request: SandboxRequest, backend: str) -> SandboxOutcome:
-    """Feed stdin, capture output, and kill the process group on time-out or memory excess."""
+def supervise(
+    process: subprocess.Popen,
+    request: SandboxRequest,
+    backend: str,
+    members: Callable[[], list[int]] | None = None,
+) -> SandboxOutcome:
+    """Feed stdin, capture output, and kill the process group on time-out or memory excess.
+
+    `members` lists the run's processes when they are not all the runner's descendants.
+    """
     limits = request.limits
     stdout, stderr = CappedText(limits.output_bytes), CappedText(limits.output_bytes)
     readers = [
@@ -40,14 +50,12 @@ def supervise(process: subprocess.Popen, request: SandboxRequest, backend: str) 
         pass
     started = time.monotonic()
     outcome = SandboxOutcome(backend=backend, exit_code=None, wall_seconds=0.0)
-    peak = 0.0
+    memory = MemoryWatch(members or functools.partial(_tree, process.pid))
     watch = RunWatch(request, lambda: kill_tree(process))
     watch.start()
     while process.poll() is None:
         elapsed = time.monotonic() - started
-        resident = tree_resident_mb(process.pid)
-        peak = max(peak, resident)
-        if resident > limits.memory_mb:
+        if memory.over(limits.memory_mb):
             outcome.out_of_memory = True
         elif elapsed > limits.wall_seconds:
             outcome.timed_out = True
@@ -62,27 +70,62 @@ def supervise(process: subprocess.Popen, request: SandboxRequest, backend: str) 
         reader.join(timeout=5)
     outcome.exit_code = process.returncode
     outcome.wall_seconds = time.monotonic() - started
-    outcome.peak_memory_mb = round(peak, 1)
+    outcome.peak_memory_mb = round(memory.peak_mb, 1)
     outcome.stdout, outcome.stderr = stdout.text(), stderr.text()
     return outcome
 
 
-def tree_resident_mb(pid: int) -> float:
-    """The memory of a process tree, each page shared between its processes counted once.
+class MemoryWatch:
+    """The memory of a process tree, each page its processes share counted once.
 
     The runner's workers are forks of one warm parent and share its pages (torch, Lightning),
-    so the processes' resident sizes are summed only where their proportional share is not
-    readable.
+    so summed resident sizes overstate it. Their proportional shares are exact but cost the
+    kernel a walk of every mapping (about 20 ms for a process that imported torch), so they
+    are read only when the cheap sum crosses the limit, and every `PEAK_SECONDS` for the peak.
     """
+
+    PEAK_SECONDS = 2.0
+
+    def __init__(self, members: Callable[[], list[int]]) -> None:
+        self.members = members
+        self.peak_mb = 0.0
+        self._next_peak = 0.0
+
+    def over(self, limit_mb: float) -> bool:
+        processes = [process for pid in self.members() if (process := _process(pid))]
+        resident = sum(_resident_bytes(process) for process in processes) / 2**20
+        if resident <= limit_mb and time.monotonic() < self._next_peak:
+            return False
+        self._next_peak = time.monotonic() + self.PEAK_SECONDS
+        proportional = sum(_proportional_bytes(process) for process in processes) / 2**20
+        self.peak_mb = max(self.peak_mb, proportional)
+        return proportional > limit_mb
+
+
+def _process(pid: int) -> psutil.Process | None:
+    try:
+        return psutil.Process(pid)
+    except psutil.Error:
+        return None
+
+
+def _tree(pid: int) -> list[int]:
     try:
         root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
+        return [pid, *(child.pid for child in root.children(recursive=True))]
     except psutil.Error:
-        return 0.0
-    return sum(_proportional_bytes(process) for process in processes) / 2**20
+        return []
+
+
+def _resident_bytes(process: psutil.Process) -> int:
+    try:
+        return process.memory_info().rss
+    except psutil.Error:
+        return 0
 
 
 def _proportional_bytes(process: psutil.Process) -> int:
+    """Its proportional set size, or its resident size where that is not readable."""
     try:
         with open(f"/proc/{process.pid}/smaps_rollup", "rb") as rollup:
             for line in rollup:
@@ -90,10 +133,7 @@ def _proportional_bytes(process: psutil.Process) -> int:
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
-    try:
-        return process.memory_info().rss
-    except psutil.Error:
-        return 0
+    return _resident_bytes(process)
 
 
 def kill_tree(process: subprocess.Popen) -> None:

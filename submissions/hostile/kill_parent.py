@@ -33,7 +33,8 @@ class MyAwesomeModel(pl.LightningModule):
             with open("report.json", "w") as handle:
                 json.dump(CLAIM, handle)
             subprocess.Popen(["sleep", SLEEP_MARKER], start_new_session=True)
-            parent = os.getppid()
+            # A parent outside its PID namespace shows as 0: then it aims at the sandbox's init.
+            parent = os.getppid() or 1
             try:
                 os.kill(parent, signal.SIGKILL)  # hostile: take the supervisor down
                 outcome = "sent"
