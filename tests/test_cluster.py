@@ -119,3 +119,35 @@ def test_a_dask_cluster_grades_like_a_local_run_even_when_a_worker_is_lost(
     local = read_csv(graded_samples / "grades.csv")
     assert read_csv(out / "grades.csv") == {name: local[name] for name in REPRESENTATIVE}
     assert "on the Dask cluster" in completed.stdout
+
+
+def test_what_travels_between_host_and_worker_stays_in_its_folder(tmp_path: Path) -> None:
+    """A run's output is the student's: links out of it and oversized files do not come back."""
+    import io
+    import tarfile
+
+    from grader.sandbox.cluster import pack, unpack
+
+    output = tmp_path / "output"
+    (output / "checkpoints").mkdir(parents=True)
+    (output / "checkpoints" / "best.ckpt").write_bytes(b"w" * 1000)
+    (output / "report.json").write_text("{}")
+    (output / "secrets").symlink_to("/etc/passwd")
+    (output / "big.bin").write_bytes(b"x" * 5000)
+    archive = pack(output, limit_bytes=3000)
+    # A hostile archive too: a path out of the folder and an absolute one.
+    buffer = io.BytesIO(archive)
+    with tarfile.open(fileobj=buffer, mode="a") as extra:
+        for name in ("../escaped.txt", "/tmp/absolute.txt"):
+            info = tarfile.TarInfo(name)
+            info.size = 2
+            extra.addfile(info, io.BytesIO(b"hi"))
+    host = tmp_path / "host" / "output"
+    unpack(buffer.getvalue(), host)
+    found = sorted(p.relative_to(host).as_posix() for p in host.rglob("*"))
+    assert "checkpoints/best.ckpt" in found and "report.json" in found
+    assert (host / "checkpoints" / "best.ckpt").read_bytes() == b"w" * 1000
+    assert "secrets" not in found  # a link out of the folder
+    assert sum(p.stat().st_size for p in host.rglob("*") if p.is_file()) <= 3000
+    assert not (tmp_path / "host" / "escaped.txt").exists()
+    assert "tmp/absolute.txt" in found  # an absolute name lands inside the folder

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import textwrap
 from pathlib import Path
@@ -126,3 +127,40 @@ def test_the_tripwire_charges_the_submission_not_the_libraries(tmp_path: Path) -
     assert "`gc.get_objects` called at probe.py" in findings
     assert "`Trainer.fit` of lightning was replaced" in findings
     assert "inspect" not in findings and "__init__" not in findings
+
+
+def test_the_memory_watch_counts_pages_a_fork_shares_once() -> None:
+    """Workers are forks of the zygote: a page they share is one page, not one per process."""
+    import psutil
+
+    from grader.sandbox.supervise import MemoryWatch
+
+    script = textwrap.dedent(
+        """
+        import os, sys, time
+        block = bytearray(200 * 2**20)
+        for i in range(0, len(block), 4096):
+            block[i] = 1
+        child = os.fork()
+        if child == 0:
+            time.sleep(60)
+            os._exit(0)
+        print(child, flush=True)
+        time.sleep(60)
+        """
+    )
+    import subprocess
+
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    try:
+        summed = sum(psutil.Process(pid).memory_info().rss for pid in (parent.pid, child)) / 2**20
+        assert summed > 400  # what summing resident sizes would say
+        watch = MemoryWatch(lambda: [parent.pid, child])
+        assert not watch.over(300)
+        assert 200 <= watch.peak_mb < 300
+        assert watch.over(150)
+    finally:
+        for pid in (child, parent.pid):
+            os.kill(pid, signal.SIGKILL)
+        parent.wait()

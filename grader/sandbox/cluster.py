@@ -52,8 +52,8 @@ class ShippedOutcome(BaseModel):
 
 
 def pack(folder: Path, limit_bytes: int | None = None) -> bytes:
-    """Files, folders and symlinks below `folder`, never followed, as a tar archive; files past
-    `limit_bytes` in all are left out (the run was stopped for them already)."""
+    """Files, folders and symlinks below `folder`, never followed, as a tar archive; files that
+    would take it past `limit_bytes` are left out (the run was stopped for them already)."""
     buffer = io.BytesIO()
     total = 0
     with tarfile.open(fileobj=buffer, mode="w") as archive:
@@ -68,9 +68,9 @@ def pack(folder: Path, limit_bytes: int | None = None) -> bytes:
                 info.type, info.linkname = tarfile.SYMTYPE, os.readlink(entry.name, dir_fd=entry.dir_fd)
                 archive.addfile(info)
             elif stat.S_ISREG(entry.info.st_mode):
-                total += entry.size
-                if limit_bytes is not None and total > limit_bytes:
+                if limit_bytes is not None and total + entry.size > limit_bytes:
                     continue
+                total += entry.size
                 with contextlib.suppress(OSError):
                     data = entry.read_bytes()
                     info.size = len(data)
@@ -78,11 +78,19 @@ def pack(folder: Path, limit_bytes: int | None = None) -> bytes:
     return buffer.getvalue()
 
 
+def _safe_member(member: tarfile.TarInfo, destination: str) -> tarfile.TarInfo | None:
+    """The `data` filter, skipping what it refuses instead of failing the whole run for it."""
+    try:
+        return tarfile.data_filter(member, destination)
+    except tarfile.FilterError:
+        return None
+
+
 def unpack(archive: bytes, folder: Path) -> None:
-    """Extract with the `data` filter: nothing lands outside `folder`, no devices, no set-uid."""
+    """Extract what stays inside `folder`: no links out of it, no devices, no set-uid bits."""
     folder.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as opened:
-        opened.extractall(folder, filter="data")
+        opened.extractall(folder, filter=_safe_member)
 
 
 def run_on_worker(backend: str, shipped: ShippedRun) -> ShippedOutcome:

@@ -50,9 +50,14 @@ class WarmZygote:
                 zygote_end.close()
             return run_end
 
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process else None
+    def start_soon(self) -> None:
+        """Start it in the background, so that its imports overlap the host's own start."""
+        if self._process is None and not self._failed:
+            threading.Thread(target=self._start_locked, daemon=True).start()
+
+    def _start_locked(self) -> None:
+        with self._lock:
+            self._running()
 
     def _running(self) -> bool:
         if self._failed:
