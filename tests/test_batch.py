@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from grader.host.publish import read_results
@@ -49,3 +56,34 @@ def test_a_rerun_keeps_unchanged_results_and_regrades_only_a_change(
     assert {k: v for k, v in rows_after.items() if k != "syntax_error"} == {
         k: v for k, v in rows.items() if k != "syntax_error"
     }
+
+
+@pytest.mark.process
+def test_ctrl_c_stops_the_run_in_progress_keeps_what_was_graded_and_resumes(
+    tmp_path: Path, test_rubric: Path
+) -> None:
+    folder, out = tmp_path / "class", tmp_path / "out"
+    folder.mkdir()
+    for name in ("ann", "ben", "cat"):
+        shutil.copyfile(SAMPLES / "correct_lightning.py", folder / f"{name}.py")
+    command = [str(Path(sys.executable).parent / "grade"), str(folder), "--rubric", str(test_rubric)]
+    command += ["--out", str(out), "--sandbox", "process", "--jobs", "1"]
+    batch = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 600
+    while not (out / "results" / "ann.json").is_file() and batch.poll() is None:
+        assert time.monotonic() < deadline, "the first submission was never graded"
+        time.sleep(0.2)
+    time.sleep(1.0)  # ben's sandbox is running now
+    batch.send_signal(signal.SIGINT)
+    stdout, stderr = batch.communicate(timeout=120)
+    assert batch.returncode == 130, stdout + stderr
+    assert "Stopped: 1 of 3 results are written" in " ".join(stderr.split()), stderr
+    assert list(read_csv(out / "grades.csv")) == ["ann"]
+    assert sorted(path.name for path in (out / "results").iterdir()) == ["ann.json"]
+    left = [p for p in psutil.process_iter(["cmdline"]) if str(tmp_path) in " ".join(p.info["cmdline"] or [])]
+    assert left == [], "a sandbox outlived the stop"
+    # The same command again grades only the rest.
+    again = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy(), timeout=900)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "ann: 100/100 (ok) — unchanged, earlier result kept" in again.stdout
+    assert sorted(read_csv(out / "grades.csv")) == ["ann", "ben", "cat"]
