@@ -3,12 +3,14 @@ scheduler and two workers, each running the `process` sandbox."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.sandbox.cluster import pack, unpack
 from tests.conftest import SAMPLES, read_csv, run_grade
 from tests.test_samples import REPRESENTATIVE
 
@@ -123,11 +126,6 @@ def test_a_dask_cluster_grades_like_a_local_run_even_when_a_worker_is_lost(
 
 def test_what_travels_between_host_and_worker_stays_in_its_folder(tmp_path: Path) -> None:
     """A run's output is the student's: links out of it and oversized files do not come back."""
-    import io
-    import tarfile
-
-    from grader.sandbox.cluster import pack, unpack
-
     output = tmp_path / "output"
     (output / "checkpoints").mkdir(parents=True)
     (output / "checkpoints" / "best.ckpt").write_bytes(b"w" * 1000)

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import psutil
 import pytest
 
 from grader import tree
 from grader.contract import RunReport, StepProbe, WorkerMessage
 from grader.runner.__main__ import Signer, Watch
 from grader.runner.channel import Channel
+from grader.sandbox.supervise import MemoryWatch
 
 
 def line(**fields: object) -> bytes:
@@ -120,8 +123,6 @@ def test_the_tripwire_charges_the_submission_not_the_libraries(tmp_path: Path) -
             """
         )
     )
-    import subprocess
-
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True)
     findings = result.stdout.strip()
     assert "`gc.get_objects` called at probe.py" in findings
@@ -131,10 +132,6 @@ def test_the_tripwire_charges_the_submission_not_the_libraries(tmp_path: Path) -
 
 def test_the_memory_watch_counts_pages_a_fork_shares_once() -> None:
     """Workers are forks of the zygote: a page they share is one page, not one per process."""
-    import psutil
-
-    from grader.sandbox.supervise import MemoryWatch
-
     script = textwrap.dedent(
         """
         import os, sys, time
@@ -149,8 +146,6 @@ def test_the_memory_watch_counts_pages_a_fork_shares_once() -> None:
         time.sleep(60)
         """
     )
-    import subprocess
-
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     child = int(parent.stdout.readline())
     try:

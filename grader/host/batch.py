@@ -7,7 +7,6 @@ fingerprint changed, so an interrupted batch loses nothing and resumes where it 
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from importlib.metadata import PackageNotFoundError, version
@@ -23,6 +22,7 @@ from grader.host.prepare.staging import source_fingerprint
 from grader.host.publish import publish_gradebook, publish_graded, read_results
 from grader.host.results import GradeResult
 from grader.rubric.models import Rubric
+from grader.sandbox.base import available_cores
 
 # Host memory kept free beside the sandboxes: the grader itself and the page cache.
 HOST_RESERVE_MB = 1024
@@ -35,13 +35,17 @@ def plan_workers(rubric: Rubric, submissions: int, jobs: int | None) -> tuple[in
     memory limit each. Workers share the cores: with more threads than cores, OpenMP's
     spinning threads make a fit many times slower, so each gets cores / workers threads.
     """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = available_cores()
     if jobs is None:
         free_mb = psutil.virtual_memory().available // 2**20 - HOST_RESERVE_MB
         jobs = max(1, min(cores, free_mb // rubric.limits.memory_mb, submissions))
-    threads = max(1, min(rubric.limits.threads, cores // jobs))
+    return jobs, with_threads(rubric, max(1, min(rubric.limits.threads, cores // jobs)))
+
+
+def with_threads(rubric: Rubric, threads: int) -> Rubric:
+    """The rubric with the threads each run gets where this batch runs."""
     limits = rubric.limits.model_copy(update={"threads": threads})
-    return jobs, rubric.model_copy(update={"limits": limits})
+    return rubric.model_copy(update={"limits": limits})
 
 
 def grader_version() -> str:

@@ -23,7 +23,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from grader.host.batch import BatchHooks, grade_batch, plan_workers
+from grader.host.batch import BatchHooks, grade_batch, plan_workers, with_threads
 from grader.host.grading import GradingContext
 from grader.host.prepare import write_inputs
 from grader.host.prepare.data import (
@@ -170,8 +170,7 @@ def grade(
         raise fail(f"no submissions in {path} (folders, .py, .ipynb or .zip files)")
     if isinstance(backend, ClusterSandbox):
         slots, threads = backend.slots(loaded.limits.threads)
-        jobs = jobs or slots
-        loaded = loaded.model_copy(update={"limits": loaded.limits.model_copy(update={"threads": threads})})
+        jobs, loaded = jobs or slots, with_threads(loaded, threads)
     else:
         jobs, loaded = plan_workers(loaded, len(submissions), jobs)
     try:
@@ -277,7 +276,8 @@ class ProgressHooks(BatchHooks):
         )
         with self.lock:
             self.published += 1
-            self.running -= 0 if kept else 1
+            if not kept:
+                self.running -= 1
             self.progress.update(self.task, advance=1, running=self.running)
 
 

@@ -18,6 +18,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.runner import launch
+
 NAMESPACES = ("cgroup", "ipc", "uts", "net", "pid", "mnt")  # mnt last: it changes what /proc is
 CGROUP_MEMORY = Path("/sys/fs/cgroup/memory")
 PR_SET_NO_NEW_PRIVS = 38
@@ -55,10 +57,6 @@ def receive_with_credentials(
     return message, received, peer
 
 
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
-
-
 def _check(result: int, what: str) -> None:
     if result != 0:
         error = ctypes.get_errno()
@@ -68,7 +66,7 @@ def _check(result: int, what: str) -> None:
 def join(peer: Peer) -> None:
     """Join the supervisor's cgroup, namespaces and root (the caller stays outside its PID
     namespace; its next child is born inside)."""
-    libc = _libc()
+    libc = launch.libc()
     for line in Path(f"/proc/{peer.pid}/cgroup").read_text().splitlines():
         _, controllers, path = line.split(":", 2)
         if "memory" in controllers.split(","):
@@ -90,7 +88,7 @@ def become(peer: Peer, limits: dict[int, tuple[int, int]]) -> None:
     os.setgroups([])
     os.setgid(peer.gid)
     os.setuid(peer.uid)
-    _check(_libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    _check(launch.libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     if os.getuid() == 0 or os.geteuid() == 0:
         raise PermissionError("the worker would still be root")
 

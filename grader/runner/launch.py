@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import resource
 import signal
@@ -19,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
@@ -54,9 +55,15 @@ class WorkerEvent(BaseModel):
     exit_code: int | None = None
 
 
+@functools.cache
+def libc() -> ctypes.CDLL:
+    """The C library, for the calls Python 3.11's `os` lacks (prctl, setns)."""
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def _prctl(option: int, value: int) -> None:
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+        libc().prctl(option, value, 0, 0, 0)
 
 
 def set_dumpable(dumpable: bool) -> None:
@@ -67,6 +74,19 @@ def set_dumpable(dumpable: bool) -> None:
 def become_subreaper() -> None:
     """Orphans of the workers become this process's children, so that it can reap them."""
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def start_zygote(mode: Literal["control", "serve"], **options: Any) -> tuple[socket.socket, subprocess.Popen]:
+    """`python -m grader.runner.zygote --MODE FD`, and this side's end of its socket."""
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    command = [sys.executable, *SAFE_PATH, "-m", "grader.runner.zygote", f"--{mode}", str(theirs.fileno())]
+    try:
+        process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), start_new_session=True, **options
+        )
+    finally:
+        theirs.close()
+    return mine, process
 
 
 @dataclass(frozen=True)
@@ -85,20 +105,7 @@ class Zygote:
 
     @classmethod
     def spawn(cls) -> Zygote:
-        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        command = [
-            sys.executable,
-            *SAFE_PATH,
-            "-m",
-            "grader.runner.zygote",
-            "--control",
-            str(theirs.fileno()),
-        ]
-        process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), start_new_session=True
-        )
-        theirs.close()
-        return cls(mine, process)
+        return cls(*start_zygote("control"))
 
     @classmethod
     def attach(cls, fd: int) -> Zygote:

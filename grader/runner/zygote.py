@@ -45,11 +45,9 @@ def run_worker(request: launch.WorkerRequest, fds: list[int]) -> int:
     for source, target in zip(stdio, STDIO_FDS, strict=True):
         os.dup2(source, target)
         os.close(source)
-    keep = {0, *STDIO_FDS, channel}
-    for fd in map(int, os.listdir("/proc/self/fd")):
-        if fd not in keep:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+    # Nothing else of the zygote's (its sockets to other runs' supervisors, say) stays open.
+    os.closerange(3, channel)
+    os.closerange(channel + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
     os.environ.clear()
     os.environ.update(request.environment)
     os.chdir(request.cwd)
@@ -100,32 +98,41 @@ def receive(control: socket.socket) -> Received | None:
     return Received(launch.WorkerRequest.model_validate_json(message), fds, sender)
 
 
+def fork_worker(
+    received: Received,
+    control: socket.socket,
+    become: Callable[[], None] = lambda: None,
+    shown_pid: Callable[[int], int] = lambda pid: pid,
+) -> None:
+    """Fork the worker (which first runs `become`), say its pid, wait for it, say how it ended."""
+    pid = os.fork()
+    if pid == 0:
+        control.close()
+        become()
+        finish(run_worker, received.request, received.fds)
+    for fd in received.fds:
+        os.close(fd)
+    send(control, launch.WorkerEvent(pid=shown_pid(pid)))
+    _, status = os.waitpid(pid, 0)
+    send(control, launch.WorkerEvent(exit_code=os.waitstatus_to_exitcode(status)))
+
+
 # ----------------------------------------------------------------- inside the sandbox
 
 
 def serve_one_sandbox(control: socket.socket) -> None:
-    """One request at a time: fork its worker, say its pid, wait for it, say how it ended."""
+    """One request at a time, from the supervisor that started this zygote."""
     while (received := receive(control)) is not None:
-        fds = received.fds
-        pid = os.fork()
-        if pid == 0:
-            control.close()
-            finish(run_worker, received.request, fds)
-        for fd in fds:
-            os.close(fd)
-        send(control, launch.WorkerEvent(pid=pid))
-        _, status = os.waitpid(pid, 0)
-        send(control, launch.WorkerEvent(exit_code=os.waitstatus_to_exitcode(status)))
+        fork_worker(received, control)
 
 
 # ----------------------------------------------------------------- on the host
 
 
 def enter_and_run(received: Received, control: socket.socket) -> int:
-    """In the zygote's child: join the requesting supervisor's sandbox, fork the worker inside,
-    wait for it, and tell the supervisor how it ended."""
+    """In the zygote's child: join the requesting supervisor's sandbox and fork the worker inside."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the zygote ignores it; this process waits
-    peer, request, fds = received.sender, received.request, received.fds
+    peer = received.sender
     host_proc = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY)
     try:
         if peer is None or peer.uid == 0:
@@ -134,16 +141,12 @@ def enter_and_run(received: Received, control: socket.socket) -> int:
     except OSError:
         send(control, launch.WorkerEvent())  # no worker: the supervisor starts a fresh one itself
         raise
-    pid = os.fork()
-    if pid == 0:
-        control.close()
-        entering.become(peer, {int(k): v for k, v in request.limits.items()})
-        finish(run_worker, request, fds)
-    for fd in fds:
-        os.close(fd)
-    send(control, launch.WorkerEvent(pid=entering.pid_inside(pid, host_proc)))
-    _, status = os.waitpid(pid, 0)
-    send(control, launch.WorkerEvent(exit_code=os.waitstatus_to_exitcode(status)))
+    fork_worker(
+        received,
+        control,
+        become=lambda: entering.become(peer, received.request.limits),
+        shown_pid=lambda pid: entering.pid_inside(pid, host_proc),
+    )
     return 0
 
 

@@ -20,13 +20,18 @@ import tarfile
 import tempfile
 import time
 import uuid
-from dataclasses import asdict
 from pathlib import Path
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 
 from grader import tree
-from grader.sandbox.base import SandboxLimits, SandboxOutcome, SandboxRequest, SandboxUnavailable
+from grader.sandbox.base import (
+    SandboxLimits,
+    SandboxOutcome,
+    SandboxRequest,
+    SandboxUnavailable,
+    available_cores,
+)
 
 LOCAL = "local"
 CONNECT_SECONDS = 30
@@ -41,13 +46,13 @@ class ShippedRun(BaseModel):
     submission: bytes  # tar archives
     inputs: bytes
     stdin: bytes
-    limits: dict
+    limits: SandboxLimits
 
 
 class ShippedOutcome(BaseModel):
     """What comes back from the worker: the outcome, and the output folder as a tar archive."""
 
-    outcome: dict
+    outcome: SandboxOutcome
     output: bytes
 
 
@@ -97,7 +102,7 @@ def run_on_worker(backend: str, shipped: ShippedRun) -> ShippedOutcome:
     """On a worker: the run in its own sandbox, in a scratch folder removed afterwards."""
     from grader.sandbox import open_sandbox  # the worker's own backends, opened where they run
 
-    limits = SandboxLimits(**shipped.limits)
+    limits = shipped.limits
     with tempfile.TemporaryDirectory(prefix="grader-cluster-") as scratch:
         root = Path(scratch)
         unpack(shipped.submission, root / "submission")
@@ -108,7 +113,7 @@ def run_on_worker(backend: str, shipped: ShippedRun) -> ShippedOutcome:
         outcome = open_sandbox(backend).run(request)
         archive = pack(output, limits.disk_mb * 2**20)
         tree.remove(output)  # as the runner's uid it may hold what TemporaryDirectory cannot remove
-    return ShippedOutcome(outcome=asdict(outcome), output=archive)
+    return ShippedOutcome(outcome=outcome, output=archive)
 
 
 def check_worker(backend: str) -> str | None:
@@ -120,10 +125,6 @@ def check_worker(backend: str) -> str | None:
     except SandboxUnavailable as error:
         return str(error)
     return None
-
-
-def worker_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class ClusterSandbox:
@@ -172,7 +173,7 @@ class ClusterSandbox:
         OpenMP's spinning threads make oversubscribed fits many times slower."""
         client = self.client()
         workers = client.scheduler_info()["workers"]
-        cores = client.run(worker_cores)
+        cores = client.run(available_cores)
         runs_on: dict[str, int] = {}
         for info in workers.values():
             runs_on[info["host"]] = runs_on.get(info["host"], 0) + info["nthreads"]
@@ -185,7 +186,7 @@ class ClusterSandbox:
             submission=pack(request.submission),
             inputs=pack(request.inputs),
             stdin=request.stdin,
-            limits=asdict(request.limits),
+            limits=request.limits,
         )
         key = f"grade-{uuid.uuid4().hex}"  # one task per run: taken once, whatever Dask retries
         future = client.submit(run_on_worker, self.backend, shipped, key=key, pure=False)
@@ -203,7 +204,7 @@ class ClusterSandbox:
                 returned = future.result(timeout=POLL_SECONDS)
                 break
         came_back = ShippedOutcome.model_validate(returned)
-        outcome = TypeAdapter(SandboxOutcome).validate_python(came_back.outcome)
+        outcome = came_back.outcome
         if len(came_back.output) > request.limits.disk_mb * 2**20 + ARCHIVE_SLACK_BYTES:
             outcome.output_exceeded = True
         else:

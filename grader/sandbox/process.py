@@ -196,7 +196,7 @@ class _MemoryCgroup:
         """Every process in the cgroup, wherever it was forked from."""
         try:
             return [int(pid) for pid in (self.path / "cgroup.procs").read_text().split()]
-        except (OSError, TypeError):
+        except OSError:
             return []
 
     def oom_killed(self) -> bool:
@@ -291,14 +291,12 @@ class ProcessSandbox:
                 start_new_session=True,
                 preexec_fn=cgroup.enter if cgroup.path else None,
             )
-            if zygote:
-                zygote.close()  # the run's supervisor holds it now
             # Workers forked by the warm zygote are not bubblewrap's descendants: the cgroup holds all.
             outcome = supervise(process, request, self.name, members=cgroup.members if zygote else None)
             outcome.out_of_memory = outcome.out_of_memory or cgroup.oom_killed()
         finally:
             if zygote:
-                zygote.close()
+                zygote.close()  # the zygote forgets the run once its supervisor's end is closed too
             cgroup.remove()
             for fd in fds:
                 os.close(fd)

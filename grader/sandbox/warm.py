@@ -15,10 +15,9 @@ import contextlib
 import functools
 import socket
 import subprocess
-import sys
 import threading
 
-from grader.runner.launch import MAX_MESSAGE_BYTES, SAFE_PATH, WorkerEvent
+from grader.runner.launch import MAX_MESSAGE_BYTES, WorkerEvent, start_zygote
 from grader.sandbox.base import SANDBOX_ENV, SANDBOX_PATH, thread_env
 
 READY_SECONDS = 120
@@ -64,19 +63,13 @@ class WarmZygote:
             return False
         if self._process is not None and self._process.poll() is None:
             return True
-        host, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        command = [sys.executable, *SAFE_PATH, "-m", "grader.runner.zygote", "--serve", str(theirs.fileno())]
-        self._process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
+        host, self._process = start_zygote(
+            "serve",
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            pass_fds=(theirs.fileno(),),
             env={"PATH": SANDBOX_PATH, **SANDBOX_ENV, **thread_env(1)},
             cwd="/",
-            start_new_session=True,
         )
-        theirs.close()
         host.settimeout(READY_SECONDS)
         try:
             ready = WorkerEvent.model_validate_json(host.recv(MAX_MESSAGE_BYTES)).ready
@@ -85,6 +78,7 @@ class WarmZygote:
         host.settimeout(None)
         if not ready:
             self._failed = True
+            host.close()
             self.stop()
             return False
         self._host = host
