@@ -12,7 +12,7 @@ import numpy as np
 from grader.contract import RunReport
 from grader.host.execute import Execution
 from grader.host.judge.integrity import suspicions
-from grader.host.judge.scoring import Evidence, score
+from grader.host.judge.scoring import Evidence, blocked_fix, score
 from grader.host.judge.static_checks import scan
 from grader.host.judge.verdict import status_of, status_reason, stop_reason
 from grader.host.prepare.discovery import Submission
@@ -139,7 +139,7 @@ def rejected(submission: Submission, context: GradingContext, reason: str, start
             max_points=c.points,
             message=f"Not judged: {reason}.",
             description=c.description,
-            hint=c.hint,
+            hint=blocked_fix(reason),
             hidden=c.hidden,
         )
         for c in rubric.criteria

@@ -69,6 +69,14 @@ def check(kind: str, needs: Need | None) -> Callable[[Check], Check]:
     return register
 
 
+def blocked_fix(blocker: str) -> str:
+    """What to do about a criterion the run never reached: the criterion's own hint would send
+    the student after code that may well be right."""
+    return (
+        f"First fix what kept this from being checked ({blocker}); it is then checked on your running code."
+    )
+
+
 def score(rubric: Rubric, evidence: Evidence) -> list[CriterionResult]:
     results = []
     for criterion in rubric.criteria:
@@ -81,9 +89,10 @@ def score(rubric: Rubric, evidence: Evidence) -> list[CriterionResult]:
             verdict = Verdict(
                 verdict.fraction * SOURCE_ONLY_CREDIT,
                 f"Judged from your source only, because {blocker}: {verdict.message}",
+                blocked_fix(blocker),
             )
         else:
-            verdict = Verdict(0.0, f"Not judged: {blocker}.")
+            verdict = Verdict(0.0, f"Not judged: {blocker}.", blocked_fix(blocker))
         fraction = min(max(verdict.fraction, 0.0), 1.0)
         results.append(
             CriterionResult(
