@@ -27,6 +27,10 @@ CHECKPOINT_DIR = "checkpoints"
 WEIGHTS_FILE = "weights.pt"
 TEST_IMAGES_FILE = "test_x.npy"
 MAX_REPORT_BYTES = 2_000_000
+# The system's shared temporary folders. A runner with no mount namespace of its own (the
+# `user` backend) can write there: the host counts what its uid leaves toward its disk
+# budget, and the supervisor and the host remove it.
+SHARED_SCRATCH = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue")
 # The largest checkpoint either side opens, as its zip would inflate (see `inflated_size`).
 MAX_CHECKPOINT_BYTES = 512 * 2**20
 

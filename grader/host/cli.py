@@ -99,7 +99,10 @@ def grade(
     ] = False,
     sandbox: Annotated[
         str,
-        typer.Option(help="auto (docker, else process), docker, process, or none (no isolation)."),
+        typer.Option(
+            help="auto (docker, else process, else user), docker, process (bubblewrap), "
+            "user (as root: a throwaway uid, for containers without namespaces), or none (no isolation)."
+        ),
     ] = "auto",
     data_dir: Annotated[
         Path | None,
@@ -174,7 +177,9 @@ def grade(
     else:
         jobs, loaded = plan_workers(loaded, len(submissions), jobs)
     try:
-        run_batch(loaded, splits, backend, submissions, out, jobs, force, self_check, formats)
+        run_batch(
+            loaded, splits, backend, submissions, out, jobs, force, self_check, formats, private=(out, path)
+        )
     finally:
         if isinstance(backend, ClusterSandbox):
             backend.close()
@@ -200,11 +205,14 @@ def run_batch(
     force: bool,
     self_check: bool,
     formats: list[FormatName] | None,
+    private: tuple[Path, ...] = (),
 ) -> None:
-    """The reference, then every submission under a progress bar, then the reports."""
+    """The reference, then every submission under a progress bar, then the reports.
+
+    `private`: the host's folders no run may read (results, the submissions' originals)."""
     with tempfile.TemporaryDirectory(prefix="grader-") as workdir:
         inputs = write_inputs(loaded, splits, Path(workdir) / "inputs")
-        context = GradingContext(loaded, splits, backend, Path(workdir), inputs)
+        context = GradingContext(loaded, splits, backend, Path(workdir), inputs, private=private)
         with console.status("Training the reference solution (cached after the first run)…"):
             try:
                 context = replace(context, reference=measure_reference(context))

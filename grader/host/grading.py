@@ -42,6 +42,7 @@ class GradingContext:
     workdir: Path
     inputs: Path  # the runner's read-only inputs: digits without test labels, and the RunSpec
     reference: Reference | None = None
+    private: tuple[Path, ...] = ()  # the host's folders no run may read: see `SandboxRequest.private`
     # Set to stop every run in progress at once (Ctrl-C); their outcomes are never published.
     stopping: threading.Event = field(default_factory=threading.Event, compare=False)
 

@@ -33,6 +33,7 @@ from grader.contract import (
     MAX_REPORT_BYTES,
     REPORT_FILE,
     RUNNER_STAGES,
+    SHARED_SCRATCH,
     TEST_IMAGES_FILE,
     WEIGHTS_FILE,
     Prediction,
@@ -158,8 +159,11 @@ def run_worker(
     arguments: list[str],
     watch: Watch,
     on_report: Callable[[], None],
+    own_uid: bool,
 ) -> int:
-    """Run one worker to its end, feed its messages to `watch`; its exit code (128+N for signal N)."""
+    """Run one worker to its end, feed its messages to `watch`; its exit code (128+N for signal N).
+
+    `own_uid`: the host gave this run a uid of its own (see `launch.stop_stragglers`)."""
     read_end, write_end = os.pipe()
     arguments = [*arguments, "--supervisor", str(os.getpid())]
     started = launch.start_worker(zygote, module, arguments, write_end)
@@ -178,7 +182,7 @@ def run_worker(
         reader = threading.Thread(target=_read_lines, args=(pipe, take, oversized), daemon=True)
         reader.start()
         code = started.wait()
-        launch.stop_stragglers(started.pid, zygote)
+        launch.stop_stragglers(started.pid, zygote, own_uid)
         # Once no process holds the pipe, the reader sees its end; one that escaped the
         # worker's session (possible only without a PID namespace) is not waited for.
         reader.join(STRAGGLER_GRACE_SECONDS)
@@ -194,17 +198,24 @@ def _digests(folder: Path) -> dict[tuple[str, ...], str]:
         return {("too deep",): ""}
 
 
-def wipe(output: Path, keep: set[str]) -> None:
-    """Remove what the training run left where the predicting run could read it."""
+def wipe(output: Path, keep: set[str], own_uid: bool) -> None:
+    """Remove what the training run left where the predicting run could read it.
+
+    The sandbox's own scratch space is private to this run when the supervisor is PID 1 of its
+    namespace; with a uid of the run's own (`own_uid`), its files in the shared one are too.
+    """
     places = [output]
-    if os.getpid() == 1:  # the sandbox's own scratch space, private to this run
-        places += [Path(tempfile.gettempdir()), Path("/tmp"), Path("/dev/shm")]
+    if os.getpid() == 1 or own_uid:
+        places += [Path(tempfile.gettempdir()), *map(Path, SHARED_SCRATCH)]
     for place in dict.fromkeys(places):
         with contextlib.suppress(OSError):
             device = place.stat().st_dev
             for entry in place.iterdir():
+                info = entry.lstat()
                 # Mounts in the scratch space (the grader's own files, say) are not the run's.
-                mine = entry.lstat().st_dev == device and not output.is_relative_to(entry)
+                mine = info.st_dev == device and not output.is_relative_to(entry)
+                if own_uid and place != output:
+                    mine = mine and info.st_uid == os.getuid()
                 if mine and (place != output or entry.name not in keep):
                     tree.remove(entry)
 
@@ -224,6 +235,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--input", type=Path, required=True)
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--zygote", type=int, help="a socket to the host's warm zygote, if it has one")
+    parser.add_argument(
+        "--own-uid",
+        action="store_true",
+        help="this run's uid is its own: its processes and shared scratch files are the run's",
+    )
     args = parser.parse_args(argv)
     key = sys.stdin.buffer.readline().strip().decode()
     bundle = sys.stdin.buffer.read()
@@ -251,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
 
     save()
     try:
-        code = train_and_predict(zygote, training, output, work, common, test_images, save)
+        code = train_and_predict(zygote, training, output, work, common, test_images, save, args.own_uid)
     finally:
         zygote.stop()
     tree.remove(work)
@@ -267,6 +283,7 @@ def train_and_predict(
     common: list[str],
     test_images: bytes,
     save: Callable[[], None],
+    own_uid: bool,
 ) -> int:
     code = run_worker(
         zygote,
@@ -274,14 +291,21 @@ def train_and_predict(
         [*common, "--output", str(output), "--work", str(work / "train")],
         training,
         save,
+        own_uid,
     )
     if training.report.stage == "fitted" and training.report.input_layout:
-        predict_held_out(zygote, training, output, work, common, test_images)
+        predict_held_out(zygote, training, output, work, common, test_images, own_uid)
     return code
 
 
 def predict_held_out(
-    zygote: launch.Zygote, training: Watch, output: Path, work: Path, common: list[str], test_images: bytes
+    zygote: launch.Zygote,
+    training: Watch,
+    output: Path,
+    work: Path,
+    common: list[str],
+    test_images: bytes,
+    own_uid: bool,
 ) -> None:
     """The predicting worker's run, once the training run is gone: its answer goes into the report."""
     report = training.report
@@ -292,7 +316,7 @@ def predict_held_out(
     predict_folder = work / "predict"
     predict_folder.mkdir()
     weights.rename(predict_folder / WEIGHTS_FILE)
-    wipe(output, keep={REPORT_FILE, CHECKPOINT_DIR, WORK_DIR})
+    wipe(output, keep={REPORT_FILE, CHECKPOINT_DIR, WORK_DIR}, own_uid=own_uid)
     tree.remove(work / "train")
     (predict_folder / TEST_IMAGES_FILE).write_bytes(test_images)
     predicting = Watch(report, {"prediction", "suspicion", "end"}, "predicting worker", training.suspicions)
@@ -302,6 +326,7 @@ def predict_held_out(
         [*common, "--work", str(predict_folder), "--layout", str(report.input_layout)],
         predicting,
         lambda: None,
+        own_uid,
     )
     ended = f"the predicting run ended without an answer (exit code {code})"
     answer = predicting.prediction or Prediction(problem=Problem(kind="Crash", message=ended))

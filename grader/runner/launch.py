@@ -28,7 +28,13 @@ PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 MAX_MESSAGE_BYTES = 64 * 1024
 REQUEST_FDS = 3
-INHERITED_LIMITS = (resource.RLIMIT_CORE, resource.RLIMIT_FSIZE, resource.RLIMIT_CPU, resource.RLIMIT_NPROC)
+INHERITED_LIMITS = (
+    resource.RLIMIT_CORE,
+    resource.RLIMIT_FSIZE,
+    resource.RLIMIT_CPU,
+    resource.RLIMIT_NOFILE,
+    resource.RLIMIT_NPROC,
+)
 # Rounds of "list every process, kill all but the zygote" before giving up on sparing it.
 STRAGGLER_ROUNDS = 50
 REPARENT_SECONDS = 2.0
@@ -188,21 +194,25 @@ def start_worker(zygote: Zygote, module: WorkerModule, arguments: list[str], cha
     return Started(process.pid, process.wait)
 
 
-def stop_stragglers(worker_pid: int, zygote: Zygote) -> None:
+def stop_stragglers(worker_pid: int, zygote: Zygote, own_uid: bool) -> None:
     """End every process a worker left behind, before the next step trusts the sandbox again.
 
-    As PID 1 of the sandbox's own namespace (bubblewrap, Docker) the supervisor can reach all of
-    them, and spares only the zygote; elsewhere (the `none` backend) it ends those still in the
+    As PID 1 of the sandbox's own namespace (bubblewrap, Docker), or with a uid that the host
+    gave this run alone (`own_uid`, the `user` backend), the supervisor can reach all of them,
+    and spares only the zygote; elsewhere (the `none` backend) it ends those still in the
     worker's session.
     """
-    if os.getpid() != 1:
+    if os.getpid() != 1 and not own_uid:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(worker_pid, signal.SIGKILL)
         return
-    spared = {1, zygote.pid} if zygote.pid and zygote.alive() else {1}
+    spared = {1, os.getpid()}
+    if zygote.pid and zygote.alive():
+        spared.add(zygote.pid)
+    uid = os.getuid() if own_uid else None
     for _ in range(STRAGGLER_ROUNDS):
         _reap()
-        left = [pid for pid in _living() if pid not in spared]
+        left = [pid for pid in _living(uid) if pid not in spared]
         if not left:
             return
         for pid in left:
@@ -215,18 +225,19 @@ def stop_stragglers(worker_pid: int, zygote: Zygote) -> None:
     _reap(block=True)
 
 
-def _living() -> list[int]:
-    """Processes of this PID namespace that are not zombies."""
+def _living(uid: int | None = None) -> list[int]:
+    """Processes of this PID namespace that are not zombies (only those of real uid `uid`)."""
     pids = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
-            with open(f"/proc/{entry.name}/stat", "rb") as stat:
-                state = stat.read().rsplit(b")", 1)[1].split()[0]
-        except (OSError, IndexError):
+            with open(f"/proc/{entry.name}/status", "rb") as status:
+                fields = dict(line.split(b":", 1) for line in status.read().splitlines() if b":" in line)
+            state, real_uid = fields[b"State"].split()[0], int(fields[b"Uid"].split()[0])
+        except (OSError, KeyError, IndexError, ValueError):
             continue
-        if state != b"Z":
+        if state != b"Z" and (uid is None or real_uid == uid):
             pids.append(int(entry.name))
     return pids
 

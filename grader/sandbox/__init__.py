@@ -6,14 +6,17 @@ from grader.sandbox.base import Sandbox, SandboxLimits, SandboxOutcome, SandboxR
 from grader.sandbox.docker import DockerSandbox
 from grader.sandbox.local import LocalSandbox
 from grader.sandbox.process import ProcessSandbox
+from grader.sandbox.user import UserSandbox
 
 BACKENDS: dict[str, Callable[[], Sandbox]] = {
     "docker": DockerSandbox,
     "process": ProcessSandbox,
+    "user": UserSandbox,
     "none": LocalSandbox,
 }
-# `none` is never chosen automatically: it does not isolate anything.
-AUTOMATIC = ("docker", "process")
+# Strongest first: `user` contains a run by permissions alone, for where the kernel refuses
+# namespaces. `none` is never chosen automatically: it does not isolate anything.
+AUTOMATIC = ("docker", "process", "user")
 
 
 def open_sandbox(name: str) -> Sandbox:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from grader import tree
+from grader.contract import SHARED_SCRATCH
 from grader.sandbox import disk
 
 # Variables a runner may see; everything else in the grader's environment stays out.
@@ -42,6 +44,7 @@ class SandboxLimits:
     output_bytes: int
     max_processes: int = 256
     max_file_mb: int = 512
+    max_open_files: int = 4096
     disk_mb: int = 1024  # what a run may write into its output folder in all
 
 
@@ -60,6 +63,9 @@ class SandboxRequest:
     limits: SandboxLimits
     # Set when the batch is stopping (Ctrl-C): the run ends at once and its outcome is discarded.
     stop: threading.Event = field(default_factory=threading.Event)
+    # The host's own folders the run must never read (results, the submissions' originals):
+    # backends that show the runner only what they mount need not look; `user` makes them so.
+    private: tuple[Path, ...] = ()
 
 
 @dataclass
@@ -130,9 +136,13 @@ class RunWatch(threading.Thread):
     POLL_SECONDS = 0.2
     MAX_ENTRIES = disk.MAX_ENTRIES
 
-    def __init__(self, request: SandboxRequest, stop: Callable[[], None]) -> None:
+    def __init__(
+        self, request: SandboxRequest, stop: Callable[[], None], scratch_owner: int | None = None
+    ) -> None:
+        """`scratch_owner`: a uid of the run's own, whose files in `SHARED_SCRATCH` count too."""
         super().__init__(daemon=True)
         self.folder, self.limit, self.stop = request.output, request.limits.disk_mb * 2**20, stop
+        self.scratch_owner = scratch_owner
         self.batch_stopping = request.stop
         self.exceeded = self.interrupted = False
         self.done = threading.Event()
@@ -151,13 +161,22 @@ class RunWatch(threading.Thread):
     def _too_big(self) -> bool:
         """Over the budget in bytes or entries, or nested past what the host walks."""
         total = count = 0
+        folders = [self.folder]
+        for path in owned_scratch(self.scratch_owner):
+            with contextlib.suppress(OSError):
+                info = os.lstat(path)
+                if stat.S_ISDIR(info.st_mode):
+                    folders.append(path)
+                else:
+                    count, total = count + 1, total + info.st_size
         try:
-            for entry in tree.entries(self.folder):
-                count += 1
-                if stat.S_ISREG(entry.info.st_mode):
-                    total += entry.size
-                if total > self.limit or count > self.MAX_ENTRIES:
-                    return True
+            for folder in folders:
+                for entry in tree.entries(folder):
+                    count += 1
+                    if stat.S_ISREG(entry.info.st_mode):
+                        total += entry.size
+                    if total > self.limit or count > self.MAX_ENTRIES:
+                        return True
         except tree.TooDeep:
             return True
         return False
@@ -167,6 +186,35 @@ class RunWatch(threading.Thread):
         self.done.set()
         self.join(timeout=5)
         outcome.output_exceeded, outcome.interrupted = self.exceeded, self.interrupted
+
+
+def owned_scratch(uid: int | None) -> list[Path]:
+    """What `uid` left at the top of the shared temporary folders (none for `None` or root)."""
+    if not uid:
+        return []
+    owned = []
+    for place in SHARED_SCRATCH:
+        try:
+            listing = list(os.scandir(place))
+        except OSError:
+            continue
+        for entry in listing:
+            with contextlib.suppress(OSError):
+                if entry.stat(follow_symlinks=False).st_uid == uid:
+                    owned.append(Path(entry.path))
+    return owned
+
+
+def give_back(folder: Path) -> None:
+    """Return a run's output to the host's uid, without following the runner's symlinks.
+
+    Folders nested past what the host walks stay the runner's: root removes them anyway.
+    """
+    uid, gid = os.getuid(), os.getgid()
+    os.chown(folder, uid, gid, follow_symlinks=False)
+    for entry in tree.entries(folder, too_deep="skip"):
+        with contextlib.suppress(OSError):
+            os.chown(entry.name, uid, gid, dir_fd=entry.dir_fd, follow_symlinks=False)
 
 
 class CappedText:

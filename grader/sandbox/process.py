@@ -24,16 +24,16 @@ import time
 from pathlib import Path
 
 import grader
-from grader import tree
 from grader.sandbox import disk
 from grader.sandbox.base import (
-    SandboxLimits,
     SandboxOutcome,
     SandboxRequest,
     SandboxUnavailable,
+    give_back,
     process_env,
     runner_command,
 )
+from grader.sandbox.bootstrap import bootstrap_command
 from grader.sandbox.supervise import supervise
 from grader.sandbox.warm import warm_zygote
 
@@ -47,35 +47,10 @@ CGROUP_MEMORY = Path("/sys/fs/cgroup/memory")
 # watchdog does not: a quarter more, and 256 MB for the interpreter's own files.
 CGROUP_HEADROOM = 1.25
 CGROUP_EXTRA_MB = 256
-# RLIMIT_CPU is a backstop behind the wall clock. Each thread may use the whole wall time, and
-# half as much again plus 10 s covers start-up: the wall clock is always what stops a run.
-CPU_HEADROOM = 1.5
-CPU_EXTRA_SECONDS = 10
 
 
 def cgroup_limit_mb(memory_mb: int) -> int:
     return int(memory_mb * CGROUP_HEADROOM) + CGROUP_EXTRA_MB
-
-
-def cpu_seconds(limits: SandboxLimits) -> int:
-    return int(limits.wall_seconds * max(limits.threads, 1) * CPU_HEADROOM) + CPU_EXTRA_SECONDS
-
-
-# First thing inside the sandbox. RLIMIT_NPROC is set here because, in a user namespace,
-# it counts the namespace's processes only when set after the namespace exists. As root it
-# is ignored, hence the drop to a throwaway uid (bubblewrap kept only CAP_SETUID/SETGID).
-BOOTSTRAP = """
-import os, resource as r, sys
-nproc, fsize, cpu, uid = map(int, sys.argv[1:5])
-for limit, soft, hard in ((r.RLIMIT_CORE, 0, 0), (r.RLIMIT_FSIZE, fsize, fsize),
-                          (r.RLIMIT_CPU, cpu, cpu + 5), (r.RLIMIT_NPROC, nproc, nproc)):
-    r.setrlimit(limit, (soft, hard))
-if uid:
-    os.setgroups([])
-    os.setgid(uid)
-    os.setuid(uid)
-os.execv(sys.argv[5], sys.argv[5:])
-"""
 
 
 def _namespace_args(as_root: bool) -> list[str]:
@@ -84,7 +59,7 @@ def _namespace_args(as_root: bool) -> list[str]:
     # The runner's supervisor is the namespace's init: no signal from inside reaches it, and
     # it can end every process the training run left before the predicting run starts.
     args += ["--as-pid-1"]
-    if as_root:  # no user namespace: the uid drop in BOOTSTRAP needs a real non-root uid
+    if as_root:  # no user namespace: the bootstrap's uid drop needs a real non-root uid
         return [*args, "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     return [*args, "--unshare-user", "--disable-userns"]
 
@@ -301,7 +276,7 @@ class ProcessSandbox:
             for fd in fds:
                 os.close(fd)
             if as_root:
-                _give_back(request.output)
+                give_back(request.output)
         return outcome
 
 
@@ -328,23 +303,7 @@ def _command(
         *[arg for folder in raw_dataset_folders() for arg in ("--tmpfs", folder)],
         *["--ro-bind-data", str(passwd), "/etc/passwd", "--ro-bind-data", str(group), "/etc/group"],
         *["--chdir", OUTPUT, "--remount-ro", "/"],
-        *[sys.executable, "-I", "-S", "-c", BOOTSTRAP],
-        str(limits.max_processes),
-        str(limits.max_file_mb * 2**20),
-        str(cpu_seconds(limits)),
-        str(uid if as_root else 0),  # as root, BOOTSTRAP drops to this uid
+        *bootstrap_command(limits, uid if as_root else 0),
         *runner_command(SUBMISSION, INPUTS, OUTPUT),
         *(["--zygote", str(zygote)] if zygote is not None else []),
     ]
-
-
-def _give_back(folder: Path) -> None:
-    """Return the output to the host's uid, without following the runner's symlinks.
-
-    Folders nested past what the host walks stay the runner's: root removes them anyway.
-    """
-    uid, gid = os.getuid(), os.getgid()
-    os.chown(folder, uid, gid, follow_symlinks=False)
-    for entry in tree.entries(folder, too_deep="skip"):
-        with contextlib.suppress(OSError):
-            os.chown(entry.name, uid, gid, dir_fd=entry.dir_fd, follow_symlinks=False)

@@ -30,10 +30,12 @@ def supervise(
     request: SandboxRequest,
     backend: str,
     members: Callable[[], list[int]] | None = None,
+    scratch_owner: int | None = None,
 ) -> SandboxOutcome:
     """Feed stdin, capture output, and kill the process group on time-out or memory excess.
 
-    `members` lists the run's processes when they are not all the runner's descendants.
+    `members` lists the run's processes when they are not all the runner's descendants; they
+    are killed too. `scratch_owner` is a uid of the run's own: see `RunWatch`.
     """
     limits = request.limits
     stdout, stderr = CappedText(limits.output_bytes), CappedText(limits.output_bytes)
@@ -50,8 +52,14 @@ def supervise(
         pass
     started = time.monotonic()
     outcome = SandboxOutcome(backend=backend, exit_code=None, wall_seconds=0.0)
-    memory = MemoryWatch(members or functools.partial(_tree, process.pid))
-    watch = RunWatch(request, lambda: kill_tree(process))
+    members = members or functools.partial(_tree, process.pid)
+    memory = MemoryWatch(members)
+
+    def kill() -> None:
+        kill_tree(process)
+        kill_all(members())
+
+    watch = RunWatch(request, kill, scratch_owner)
     watch.start()
     while process.poll() is None:
         elapsed = time.monotonic() - started
@@ -60,11 +68,11 @@ def supervise(
         elif elapsed > limits.wall_seconds:
             outcome.timed_out = True
         if outcome.out_of_memory or outcome.timed_out:
-            kill_tree(process)
+            kill()
             break
         time.sleep(POLL_SECONDS)
     process.wait()
-    kill_tree(process)  # anything the runner left behind
+    kill()  # anything the runner left behind
     watch.finish(outcome)
     for reader in readers:
         reader.join(timeout=5)
@@ -134,6 +142,12 @@ def _proportional_bytes(process: psutil.Process) -> int:
     except (OSError, ValueError, IndexError):
         pass
     return _resident_bytes(process)
+
+
+def kill_all(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def kill_tree(process: subprocess.Popen) -> None:

@@ -64,7 +64,9 @@ def execute(staged: Staged, context: GradingContext) -> Execution:
     output = staged.folder.parent / "output"
     nonce = secrets.token_hex(16)
     stdin = runner_stdin(nonce, context.inputs)
-    request = SandboxRequest(staged.folder, context.inputs, output, stdin, context.limits, context.stopping)
+    request = SandboxRequest(
+        staged.folder, context.inputs, output, stdin, context.limits, context.stopping, context.private
+    )
     outcome = context.sandbox.run(request)
     report = read_report(output, nonce)
     fitted = report is not None and report.stage in ("fitted", "done")

@@ -35,6 +35,7 @@ def write_inputs(rubric: Rubric, splits: Splits, folder: Path) -> Path:
 def stage_submission(submission: Submission, work: Path) -> Staged:
     """A fresh private copy of the submission in `work/submission`, with `work/output` empty."""
     tree.remove(work)
+    work.mkdir(mode=0o700, parents=True)  # private until a sandbox opens it to its run alone
     staged = stage(submission.path, work / "submission")
     (work / "output").mkdir()
     return staged
