@@ -68,6 +68,7 @@ TRACEBACK = re.compile(r"Traceback \(most recent call last\)|File \"[^\"]+\", li
 # Sandboxed code runs as these users; a file of theirs outside the output is an escape.
 DOCKER_UID = 10001
 PROCESS_UIDS = range(3_000_000, 4_000_000)
+USER_UIDS = range(4_000_000, 5_000_000)
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -133,6 +134,7 @@ def splits(rubric: Rubric, tmp_path_factory: pytest.TempPathFactory) -> Splits:
     params=[
         pytest.param("process", marks=pytest.mark.process),
         pytest.param("docker", marks=pytest.mark.docker),
+        pytest.param("user", marks=pytest.mark.user),
     ],
 )
 def sandbox(request: pytest.FixtureRequest) -> Sandbox:
@@ -292,7 +294,9 @@ class HostState:
         ]
         for path, uid in self.shallow.items():
             new = path not in before.shallow
-            if new and ("hostile" in Path(path).name or uid == DOCKER_UID or uid in PROCESS_UIDS):
+            if new and (
+                "hostile" in Path(path).name or uid == DOCKER_UID or uid in PROCESS_UIDS or uid in USER_UIDS
+            ):
                 problems.append(f"a sandboxed run created {path} (owner {uid})")
         if self.sources != before.sources:
             problems.append("the hostile samples in the repository changed")
@@ -514,6 +518,15 @@ def test_multi_gigabyte_files_stop_at_the_file_size_limit(graders: Graders) -> N
     graded = graders.grade("big_file.py")
     result = graded.result
     found = graded.findings
+    if graders.sandbox.name == "user":
+        # No scratch space of its own: its files in /tmp count toward the output's budget,
+        # which the two files (each cut at the file-size limit) fill.
+        assert result.status == "crashed", result.status
+        assert f"more than {graders.rubric.limits.disk_mb} MB" in result.status_reason, result.status_reason
+        assert graded.output_sizes.get("hostile-big.bin", 0) <= MAX_FILE_BYTES
+        assert_full_points(result, FOUND | STATIC)
+        assert_clean(graded)
+        return
     assert found is not None, "the writer never ran"
     # In the output: cut at the file-size limit (EFBIG). In /tmp: the limit, or the
     # private scratch space running full first (ENOSPC).
@@ -521,8 +534,14 @@ def test_multi_gigabyte_files_stop_at_the_file_size_limit(graders: Graders) -> N
     assert found["/tmp/hostile-big.bin"]["mb"] <= MAX_FILE_BYTES // 2**20
     assert found["/tmp/hostile-big.bin"]["errno"] in (27, 28)
     assert graded.output_sizes["hostile-big.bin"] <= MAX_FILE_BYTES
-    # Above the output, the root and HOME: read-only or full, never on the host.
-    assert all(attempt["mb"] == 0 for attempt in found["planted"].values()), found["planted"]
+    # Above the output, the root and HOME: read-only or full, never on the host. (The `user`
+    # backend has no scratch of its own: there HOME is the output folder, and counts toward it.)
+    outside = {
+        path: attempt
+        for path, attempt in found["planted"].items()
+        if not Path(path).is_relative_to(graded.output)
+    }
+    assert all(attempt["mb"] == 0 for attempt in outside.values()), outside
     # Filling its own scratch space may break the fit's checkpoint (see the xfail below);
     # what ran before it keeps its points either way.
     assert result.status in ("ok", "crashed")
@@ -531,6 +550,10 @@ def test_multi_gigabyte_files_stop_at_the_file_size_limit(graders: Graders) -> N
 
 
 def test_full_scratch_space_is_a_fit_problem_not_a_runner_crash(graders: Graders) -> None:
+    if graders.sandbox.name == "user":
+        pytest.skip(
+            "the user backend has no scratch space of its own: /tmp counts toward the output's budget"
+        )
     result = graders.grade("big_file.py").result
     assert "ended unexpectedly" not in result.status_reason
     fit = message(result, "fit-completes")
@@ -712,8 +735,13 @@ def test_killing_the_supervisor_fails_and_is_flagged(graders: Graders) -> None:
     graded = graders.grade("kill_parent.py", markers=(marker,), path=path)
     result = graded.result
     assert graded.findings is not None, "the submission never tried"
-    # The supervisor is PID 1 of the sandbox's namespace: the signal never reaches it.
-    assert any("signal was sent" in t for t in result.tampering), result.tampering
+    if graders.sandbox.name == "user":
+        # No PID namespace: a process of the run's uid can kill its supervisor, which then
+        # signs nothing. Only the report it forged is left, and the host refuses it.
+        assert "the report file is not the one the grader wrote" in result.tampering, result.tampering
+    else:
+        # The supervisor is PID 1 of the sandbox's namespace: the signal never reaches it.
+        assert any("signal was sent" in t for t in result.tampering), result.tampering
     assert_only_earned(result, STATIC, "tampering suspected")
     assert_clean(graded)  # includes: its `sleep` in a new session did not survive
 
