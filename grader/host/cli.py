@@ -141,6 +141,15 @@ def grade(
             show_default=False,
         ),
     ] = None,
+    private: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--private",
+            help="A folder no student code may read, besides --out and PATH (repeatable). "
+            "The user sandbox takes others' permissions from it and checks before every run.",
+            show_default=False,
+        ),
+    ] = None,
     print_schema: Annotated[
         bool, typer.Option("--rubric-schema", help="Print the rubric JSON Schema and exit.")
     ] = False,
@@ -178,7 +187,16 @@ def grade(
         jobs, loaded = plan_workers(loaded, len(submissions), jobs)
     try:
         run_batch(
-            loaded, splits, backend, submissions, out, jobs, force, self_check, formats, private=(out, path)
+            loaded,
+            splits,
+            backend,
+            submissions,
+            out,
+            jobs,
+            force,
+            self_check,
+            formats,
+            private=(out, path, *(private or [])),
         )
     finally:
         if isinstance(backend, ClusterSandbox):
