@@ -34,5 +34,5 @@ chmod 700 "$GRADER_STATE"
 say "warm the caches: MNIST, then the reference solution under the rubric's budget"
 # The reference is graded as a submission would be, in the sandbox run_autograder uses, so
 # that its run time (which scales the time limit) is measured the same way.
-"$source_dir/run_autograder" --warm-up "$source_dir/lightning-grader/reference/$GRADER_RUBRIC"
+bash "$source_dir/run_autograder" --warm-up "$source_dir/lightning-grader/reference/$GRADER_RUBRIC"
 say "done"

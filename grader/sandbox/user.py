@@ -180,9 +180,10 @@ def _processes_of(uid: int) -> list[int]:
 
 
 def _make_private(paths: list[Path]) -> None:
-    """Take every permission of others from each path (the run is always an other)."""
+    """Take every permission of others from each path (the run is always an other). Where that
+    fails (a read-only mount), the check as the run's uid decides whether the run may start."""
     for path in paths:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             mode = os.stat(path).st_mode
             if mode & 0o007:
                 os.chmod(path, stat.S_IMODE(mode) & ~0o007)
