@@ -44,6 +44,7 @@ from grader.rubric import RubricError, load_rubric, rubric_schema
 from grader.rubric.models import Rubric
 from grader.sandbox import Sandbox, SandboxUnavailable, open_sandbox
 from grader.sandbox.cluster import ClusterSandbox
+from grader.sandbox.user import network_cut
 
 console = Console()
 errors = Console(stderr=True)
@@ -173,6 +174,12 @@ def grade(
         errors.print(
             "[bold yellow]warning:[/] --sandbox none runs student code as you, with your files, "
             "environment and network. Use it only for code you trust.",
+            highlight=False,
+        )
+    elif backend.name == "user" and not network_cut():
+        errors.print(
+            "[bold yellow]warning:[/] the user sandbox cannot cut the network here (iptables "
+            "needs CAP_NET_ADMIN): student code can reach it. Everything else stays contained.",
             highlight=False,
         )
     # A single file is one submission even without --self-check: a batch of one.
