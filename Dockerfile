@@ -34,7 +34,7 @@ RUN set -e; \
     /opt/venv/bin/pip install $RUNNER_PACKAGES
 
 FROM deps AS wheel
-COPY pyproject.toml README.m[d] /src/
+COPY pyproject.toml setup.py README.m[d] /src/
 COPY grader /src/grader
 RUN /opt/venv/bin/pip wheel --no-deps --no-build-isolation --no-index -w /dist /src
 

@@ -83,7 +83,7 @@ fi
 # What the image is made of (the Dockerfile holds the package list); its hash labels the
 # image, so that unchanged inputs skip the wheelhouse and the build.
 input_files() {
-    for file in Dockerfile .dockerignore .ci/docker-setup.sh pyproject.toml README.md; do
+    for file in Dockerfile .dockerignore .ci/docker-setup.sh pyproject.toml setup.py README.md; do
         [ ! -f "$file" ] || echo "$file"
     done
     find grader -type f -not -path '*/__pycache__/*' -not -name '*.pyc'

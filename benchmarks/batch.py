@@ -31,7 +31,7 @@ from rich.table import Table
 
 from grader.host.prepare import write_inputs
 from grader.host.prepare.data import default_data_dir, make_splits
-from grader.paths import project_dir
+from grader.paths import shipped_dir
 from grader.rubric import load_rubric
 
 CLASS_SIZE = 300
@@ -58,7 +58,7 @@ def main() -> None:
     parser.add_argument("--sandbox", default="auto")
     args = parser.parse_args()
     rubric = load_rubric("m14")
-    reference = project_dir() / "reference" / rubric.id
+    reference = shipped_dir("reference") / rubric.id
     grade = Path(sys.executable).parent / "grade"
 
     def batch_seconds(copies: int, work: Path) -> float:

@@ -22,7 +22,7 @@ from grader.host.grading import GradingContext, grade
 from grader.host.prepare import digits_bundle, write_inputs
 from grader.host.prepare.data import default_data_dir, make_splits
 from grader.host.prepare.discovery import Submission
-from grader.paths import project_dir
+from grader.paths import shipped_dir
 from grader.rubric import load_rubric
 from grader.sandbox import SandboxUnavailable, open_sandbox
 
@@ -75,7 +75,7 @@ def main() -> None:
     args = parser.parse_args()
     rubric = load_rubric("m14")
     splits = make_splits(rubric.data, default_data_dir(), download=False)
-    reference = project_dir() / "reference" / rubric.id
+    reference = shipped_dir("reference") / rubric.id
     console = Console()
     table = Table(title=f"Grading the reference vs a bare fit ({args.repeat} runs, median)")
     for column in ("backend", "bare fit s", "grading s", "ratio", "fit inside grading s"):

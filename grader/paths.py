@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 
 def project_dir() -> Path:
-    """The checkout (or installed tree) holding `rubrics/` and `reference/`."""
+    """The checkout holding `rubrics/`, `reference/` and `gradescope/` (`GRADER_PROJECT_DIR`
+    names another); for an installed package, the folder it is installed in."""
     return Path(os.environ.get("GRADER_PROJECT_DIR", Path(__file__).resolve().parent.parent))
+
+
+def shipped_dir(name: Literal["rubrics", "reference", "gradescope"]) -> Path:
+    """One of the project's data folders: the checkout's, else the copy a non-editable
+    install put inside the package (`setup.py`)."""
+    checkout = project_dir() / name
+    return checkout if checkout.is_dir() else Path(__file__).resolve().parent / "_shipped" / name
 
 
 def cache_dir() -> Path:

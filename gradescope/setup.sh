@@ -22,9 +22,12 @@ python3 -c 'import sys; assert sys.version_info >= (3, 10), "the grader needs Py
 
 say "the grader, in $GRADER_VENV"
 [ -x "$GRADER_VENV/bin/python" ] || python3 -m venv "$GRADER_VENV"
-index=()
-[ -z "${TORCH_INDEX:-}" ] || index=(--extra-index-url "$TORCH_INDEX")
-"$GRADER_VENV/bin/python" -m pip install -q --disable-pip-version-check "${index[@]}" "$source_dir/lightning-grader"
+pip=("$GRADER_VENV/bin/python" -m pip install -q --disable-pip-version-check)
+# torch and torchvision first, from the CPU wheel index: PyPI's Linux builds carry CUDA (GBs).
+if [ -n "${TORCH_INDEX:-}" ] && ! "$GRADER_VENV/bin/python" -c 'import torch, torchvision' 2>/dev/null; then
+    "${pip[@]}" torch torchvision --index-url "$TORCH_INDEX"
+fi
+"${pip[@]}" "$source_dir/lightning-grader"
 
 say "private to root: the source, rubric and reference ($source_dir), and the grader's state ($GRADER_STATE)"
 chmod -R go-rwx "$source_dir"

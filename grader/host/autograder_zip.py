@@ -22,7 +22,7 @@ from grader.rubric import RubricError, load_rubric
 
 SCRIPTS = {"setup.sh": 0o755, "run_autograder": 0o755, "finish.py": 0o644}
 # What of the checkout the grader needs to install and grade: not the tests or samples.
-SHIPPED = ("pyproject.toml", "README.md", "grader", "rubrics", "reference")
+SHIPPED = ("pyproject.toml", "setup.py", "README.md", "grader", "rubrics", "reference")
 SKIPPED_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
 CPU_TORCH = "https://download.pytorch.org/whl/cpu"
 
@@ -109,6 +109,13 @@ def make_autograder_zip(
         console.print(f"[bold red]error:[/] {error}", highlight=False)
         raise typer.Exit(2) from None
     project = project_dir()
+    if not (project / "pyproject.toml").is_file():
+        console.print(
+            "[bold red]error:[/] the zip ships the grader's source, which an installed package lacks: "
+            "run make-autograder-zip from a checkout (git clone, then pip install -e .)",
+            highlight=False,
+        )
+        raise typer.Exit(2)
     for needed in (
         project / "rubrics" / f"{loaded.id}.yaml",
         project / "reference" / (loaded.reference or loaded.id),

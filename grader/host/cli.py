@@ -6,6 +6,7 @@ import signal
 import tempfile
 import threading
 from dataclasses import replace
+from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated
 
@@ -37,13 +38,14 @@ from grader.host.prepare.data import (
 from grader.host.prepare.discovery import Submission, discover, submission_name
 from grader.host.prepare.reference import ReferenceUnavailable, measure_reference
 from grader.host.publish import FormatName, publish_batch
-from grader.host.publish.common import plain_text
-from grader.host.publish.feedback import feedback_markdown
+from grader.host.publish.common import file_stem, plain_text
+from grader.host.publish.feedback import self_check_markdown
 from grader.host.results import GradeResult
 from grader.rubric import RubricError, load_rubric, rubric_schema
 from grader.rubric.models import Rubric
 from grader.sandbox import Sandbox, SandboxUnavailable, open_sandbox
 from grader.sandbox.cluster import ClusterSandbox
+from grader.sandbox.local import LocalSandbox
 from grader.sandbox.user import network_cut
 
 console = Console()
@@ -78,6 +80,12 @@ def summary_table(results: list[GradeResult]) -> Table:
             f"{r.timings.total_seconds:.1f}",
         )
     return table
+
+
+def _print_version(requested: bool) -> None:
+    if requested:
+        console.print(f"lightning-grader {version('lightning-grader')}", highlight=False)
+        raise typer.Exit()
 
 
 @app.command(no_args_is_help=True)
@@ -154,6 +162,10 @@ def grade(
     print_schema: Annotated[
         bool, typer.Option("--rubric-schema", help="Print the rubric JSON Schema and exit.")
     ] = False,
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
 ) -> None:
     """Grade PyTorch Lightning submissions against a rubric, each in its own sandbox."""
     if print_schema:
@@ -165,12 +177,12 @@ def grade(
         raise fail(f"no such file or folder: {path}")
     try:
         loaded = load_rubric(rubric)
-        backend = open_cluster(cluster, sandbox) if cluster else open_sandbox(sandbox)
+        backend = open_cluster(cluster, sandbox) if cluster else open_backend(sandbox, self_check)
         splits = make_splits(loaded.data, data_dir or default_data_dir(), download=not offline)
         splits = with_secret_test_digits(splits, batch_secret(out))
     except (RubricError, DataError, SandboxUnavailable) as error:
         raise fail(str(error)) from None
-    if backend.name == "none":
+    if backend.name == "none" and sandbox == "none":
         errors.print(
             "[bold yellow]warning:[/] --sandbox none runs student code as you, with your files, "
             "environment and network. Use it only for code you trust.",
@@ -208,6 +220,22 @@ def grade(
     finally:
         if isinstance(backend, ClusterSandbox):
             backend.close()
+
+
+def open_backend(name: str, self_check: bool) -> Sandbox:
+    """The sandbox asked for. A student checking their own code with `--self-check` needs no
+    protection from it: where no sandbox works, that one submission runs without one."""
+    try:
+        return open_sandbox(name)
+    except SandboxUnavailable:
+        if name != "auto" or not self_check:
+            raise
+    errors.print(
+        "[bold yellow]No sandbox here[/] (no Docker, no bubblewrap): checking your own code "
+        "without isolation, as you, on your own machine.",
+        highlight=False,
+    )
+    return LocalSandbox()
 
 
 def open_cluster(address: str, sandbox: str) -> ClusterSandbox:
@@ -271,7 +299,8 @@ def run_batch(
     written = publish_batch([f.value for f in formats or []], results, loaded, out)
     faults = [r.submission for r in results if r.status == "grader_error"]
     if self_check:
-        console.print(Markdown(feedback_markdown(results[0], loaded)))
+        feedback = out / "feedback" / f"{file_stem(results[0].submission)}.md"
+        console.print(Markdown(self_check_markdown(results[0], feedback)))
     else:
         console.print(summary_table(results))
     console.print(

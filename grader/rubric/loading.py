@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from grader.paths import project_dir
+from grader.paths import shipped_dir
 from grader.rubric.models import Rubric
 
 
@@ -19,7 +19,7 @@ class RubricError(Exception):
 
 def rubric_dirs() -> list[Path]:
     extra = os.environ.get("GRADER_RUBRICS_DIR")
-    return [Path(extra)] if extra else [project_dir() / "rubrics"]
+    return [Path(extra)] if extra else [shipped_dir("rubrics")]
 
 
 def resolve_rubric(id_or_path: str) -> Path:

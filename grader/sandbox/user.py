@@ -34,7 +34,7 @@ import psutil
 
 import grader
 from grader import tree
-from grader.paths import cache_dir, project_dir
+from grader.paths import cache_dir, project_dir, shipped_dir
 from grader.sandbox import disk
 from grader.sandbox.base import (
     SandboxLimits,
@@ -47,7 +47,7 @@ from grader.sandbox.base import (
     runner_command,
 )
 from grader.sandbox.bootstrap import bootstrap_command
-from grader.sandbox.process import python_paths, raw_dataset_folders
+from grader.sandbox.process import hidden_folders, python_paths
 from grader.sandbox.supervise import kill_all, supervise
 
 # Not the `process` backend's range, so that the firewall rule below names this backend's runs only.
@@ -74,10 +74,10 @@ def grader_private_paths() -> list[Path]:
     from grader.host.prepare.data import default_data_dir  # host side: numpy and the digits
 
     project = project_dir()
-    paths = [project / "rubrics", project / "reference", cache_dir(), default_data_dir()]
+    paths = [shipped_dir("rubrics"), shipped_dir("reference"), cache_dir(), default_data_dir()]
     if not any(Path(path).is_relative_to(project) for path in python_paths()):
         paths.append(project)
-    return [*paths, *map(Path, raw_dataset_folders())]
+    return [*paths, *map(Path, hidden_folders())]
 
 
 @functools.cache

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from grader.host.grading import GradingContext, Reference, grade
 from grader.host.prepare.discovery import Submission
-from grader.paths import cache_dir, project_dir
+from grader.paths import cache_dir, shipped_dir
 
 
 class ReferenceUnavailable(Exception):
@@ -21,7 +21,7 @@ class ReferenceUnavailable(Exception):
 
 
 def reference_folder(context: GradingContext) -> Path:
-    folder = project_dir() / "reference" / (context.rubric.reference or context.rubric.id)
+    folder = shipped_dir("reference") / (context.rubric.reference or context.rubric.id)
     if not folder.is_dir():
         raise ReferenceUnavailable(f"no reference solution at {folder}")
     return folder

@@ -41,6 +41,34 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def first_to_fix(result: GradeResult) -> CriterionResult | None:
+    """The first criterion, in the rubric's order, that a student can see and has not passed."""
+    return next((c for c in result.criteria if not c.passed and not c.hidden), None)
+
+
+def self_check_markdown(result: GradeResult, feedback_file: Path) -> str:
+    """What `--self-check` prints: the score and the first thing to fix, then each criterion
+    in a line, within one screen; the whole feedback is in `feedback_file`."""
+    lines = [
+        f"**Score: {result.score:g} / {result.max_score:g}** · status `{result.status}` "
+        f"({STATUS_MEANING[result.status]})",
+    ]
+    if result.status_reason:
+        lines += ["", f"> {one_line(result.status_reason)}"]
+    fix = first_to_fix(result)
+    if fix:
+        advice = f" **Fix:** {one_line(fix.hint)}" if fix.hint else ""
+        lines += [
+            "",
+            f"**First to fix:** `{fix.id}` ({fix.points:g} / {fix.max_points:g}): {one_line(fix.message)}{advice}",
+        ]
+    elif result.score >= result.max_score:
+        lines += ["", "Nothing to fix: full marks."]
+    lines += [""] + [f"- {_mark(c)} `{c.id}` {c.points:g} / {c.max_points:g}" for c in result.criteria]
+    lines += ["", f"Every criterion, with what the grader found and your program's output: `{feedback_file}`"]
+    return neutralise("\n".join(lines) + "\n")
+
+
 def feedback_markdown(result: GradeResult, rubric: Rubric) -> str:
     lines = [
         f"# {rubric.title}: feedback for `{result.submission}`",
