@@ -19,10 +19,11 @@ mode=$1
 work=$(realpath "$2")
 
 if [ "$mode" = install ]; then
-    python3 -m pip wheel -q --no-deps -w "$work/dist" "$checkout" >/dev/null
+    log=$work/pip.log
+    python3 -m pip wheel -q --no-deps -w "$work/dist" "$checkout" >"$log" 2>&1 || { tail -30 "$log"; exit 1; }
     python3 -m venv "$work/venv"
     # pytest too, as a student has it.
-    "$work/venv/bin/pip" install -q "$work"/dist/*.whl pytest >/dev/null
+    "$work/venv/bin/pip" install -q "$work"/dist/*.whl pytest >"$log" 2>&1 || { tail -30 "$log"; exit 1; }
     echo "installed $(basename "$work"/dist/*.whl) into $work/venv"
     exit 0
 fi
