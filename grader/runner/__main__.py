@@ -23,6 +23,7 @@ import tempfile
 import threading
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -267,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
 
     save()
     try:
-        code = train_and_predict(zygote, training, output, work, common, test_images, save, args.own_uid)
+        code = train_and_predict(Run(zygote, training, output, work, common, test_images, args.own_uid), save)
     finally:
         zygote.stop()
     tree.remove(work)
@@ -275,39 +276,36 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
-def train_and_predict(
-    zygote: launch.Zygote,
-    training: Watch,
-    output: Path,
-    work: Path,
-    common: list[str],
-    test_images: bytes,
-    save: Callable[[], None],
-    own_uid: bool,
-) -> int:
+@dataclass(frozen=True)
+class Run:
+    """What the training and the predicting runs share."""
+
+    zygote: launch.Zygote
+    training: Watch  # the training worker's watch; its report is the run's
+    output: Path
+    work: Path
+    common: list[str]  # the arguments both workers take
+    test_images: bytes
+    own_uid: bool  # see `launch.stop_stragglers`
+
+
+def train_and_predict(run: Run, save: Callable[[], None]) -> int:
     code = run_worker(
-        zygote,
+        run.zygote,
         "grader.runner.train",
-        [*common, "--output", str(output), "--work", str(work / "train")],
-        training,
+        [*run.common, "--output", str(run.output), "--work", str(run.work / "train")],
+        run.training,
         save,
-        own_uid,
+        run.own_uid,
     )
-    if training.report.stage == "fitted" and training.report.input_layout:
-        predict_held_out(zygote, training, output, work, common, test_images, own_uid)
+    if run.training.report.stage == "fitted" and run.training.report.input_layout:
+        predict_held_out(run)
     return code
 
 
-def predict_held_out(
-    zygote: launch.Zygote,
-    training: Watch,
-    output: Path,
-    work: Path,
-    common: list[str],
-    test_images: bytes,
-    own_uid: bool,
-) -> None:
+def predict_held_out(run: Run) -> None:
     """The predicting worker's run, once the training run is gone: its answer goes into the report."""
+    zygote, training, output, work, common = run.zygote, run.training, run.output, run.work, run.common
     report = training.report
     weights = work / "train" / WEIGHTS_FILE
     if not weights.is_file():
@@ -316,9 +314,9 @@ def predict_held_out(
     predict_folder = work / "predict"
     predict_folder.mkdir()
     weights.rename(predict_folder / WEIGHTS_FILE)
-    wipe(output, keep={REPORT_FILE, CHECKPOINT_DIR, WORK_DIR}, own_uid=own_uid)
+    wipe(output, keep={REPORT_FILE, CHECKPOINT_DIR, WORK_DIR}, own_uid=run.own_uid)
     tree.remove(work / "train")
-    (predict_folder / TEST_IMAGES_FILE).write_bytes(test_images)
+    (predict_folder / TEST_IMAGES_FILE).write_bytes(run.test_images)
     predicting = Watch(report, {"prediction", "suspicion", "end"}, "predicting worker", training.suspicions)
     code = run_worker(
         zygote,
@@ -326,7 +324,7 @@ def predict_held_out(
         [*common, "--work", str(predict_folder), "--layout", str(report.input_layout)],
         predicting,
         lambda: None,
-        own_uid,
+        run.own_uid,
     )
     ended = f"the predicting run ended without an answer (exit code {code})"
     answer = predicting.prediction or Prediction(problem=Problem(kind="Crash", message=ended))
