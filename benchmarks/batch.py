@@ -30,8 +30,8 @@ from rich.console import Console
 from rich.table import Table
 
 from grader.host.prepare import write_inputs
-from grader.host.prepare.data import default_data_dir, make_splits
-from grader.paths import shipped_dir
+from grader.host.prepare.data import make_splits
+from grader.paths import default_data_dir, shipped_dir
 from grader.rubric import load_rubric
 
 CLASS_SIZE = 300

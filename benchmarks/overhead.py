@@ -20,9 +20,9 @@ from rich.table import Table
 
 from grader.host.grading import GradingContext, grade
 from grader.host.prepare import digits_bundle, write_inputs
-from grader.host.prepare.data import default_data_dir, make_splits
+from grader.host.prepare.data import make_splits
 from grader.host.prepare.discovery import Submission
-from grader.paths import shipped_dir
+from grader.paths import default_data_dir, shipped_dir
 from grader.rubric import load_rubric
 from grader.sandbox import SandboxUnavailable, open_sandbox
 

@@ -20,6 +20,11 @@ def shipped_dir(name: Literal["rubrics", "reference", "gradescope"]) -> Path:
     return checkout if checkout.is_dir() else Path(__file__).resolve().parent / "_shipped" / name
 
 
+def default_data_dir() -> Path:
+    """torchvision's MNIST cache: `GRADER_DATA_DIR`, else inside the cache."""
+    return Path(os.environ.get("GRADER_DATA_DIR", cache_dir() / "data"))
+
+
 def cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(os.environ.get("GRADER_CACHE_DIR", Path(base) / "lightning-grader"))

@@ -31,7 +31,6 @@ from grader.host.prepare.data import (
     DataError,
     Splits,
     batch_secret,
-    default_data_dir,
     make_splits,
     with_secret_test_digits,
 )
@@ -41,6 +40,7 @@ from grader.host.publish import FormatName, publish_batch
 from grader.host.publish.common import file_stem, plain_text
 from grader.host.publish.feedback import self_check_markdown
 from grader.host.results import GradeResult
+from grader.paths import default_data_dir
 from grader.rubric import RubricError, load_rubric, rubric_schema
 from grader.rubric.models import Rubric
 from grader.sandbox import Sandbox, SandboxUnavailable, open_sandbox

@@ -34,7 +34,7 @@ import psutil
 
 import grader
 from grader import tree
-from grader.paths import cache_dir, project_dir, shipped_dir
+from grader.paths import cache_dir, default_data_dir, project_dir, shipped_dir
 from grader.sandbox import disk
 from grader.sandbox.base import (
     SandboxLimits,
@@ -71,8 +71,6 @@ print(json.dumps(problems))
 def grader_private_paths() -> list[Path]:
     """What of the grader a run must not read: its checkout (unless the Python installation
     the run needs lies in it), rubrics, references, caches and labelled digits."""
-    from grader.host.prepare.data import default_data_dir  # host side: numpy and the digits
-
     project = project_dir()
     paths = [shipped_dir("rubrics"), shipped_dir("reference"), cache_dir(), default_data_dir()]
     if not any(Path(path).is_relative_to(project) for path in python_paths()):

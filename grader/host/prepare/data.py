@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.paths import cache_dir
 from grader.rubric.models import DataBudget
 
 # The held-out digits' secret perturbation. Small, because models differ in what they are
@@ -80,10 +79,6 @@ class Splits:
                 val_y=self.val.labels,
                 test_x=self.test.images,
             )
-
-
-def default_data_dir() -> Path:
-    return Path(os.environ.get("GRADER_DATA_DIR", cache_dir() / "data"))
 
 
 def _read_idx(path: Path) -> np.ndarray:
