@@ -140,6 +140,8 @@ def test_a_hostile_submission_gets_nothing_out(image: str, tmp_path: Path) -> No
     # The source, rubric, reference, the grader's state, the results and the original
     # submission: not even listed. Nor any labelled digits.
     assert all(set(attempt) == {"errno"} for attempt in found["secrets"].values()), found["secrets"]
+    shipped = {path: attempt for path, attempt in found["secrets"].items() if "_shipped" in path}
+    assert shipped and all(attempt == {"errno": 13} for attempt in shipped.values()), shipped
     assert all(set(attempt) == {"errno"} for attempt in found["labelled_digits"].values())
     assert not [
         path

