@@ -89,6 +89,8 @@ def run_autograder(image: str, submission: Path, *docker_args: str) -> Graded:
     """A fresh container per submission, as Gradescope does; then the probe, as root."""
     script = (
         "cp -r /autograder/submission-in/. /autograder/submission/ "
+        # As Gradescope provides it: the student's name and e-mail, earlier submissions.
+        '&& echo \'{"users": [{"email": "student@example.edu"}]}\' > /autograder/submission_metadata.json '
         "&& /autograder/run_autograder > /autograder/run.log 2>&1; "
         "sleep 3; python3 /probe.py; echo; cat /autograder/run.log"
     )
@@ -137,9 +139,10 @@ def test_a_hostile_submission_gets_nothing_out(image: str, tmp_path: Path) -> No
     assert "forged" not in json.dumps(graded.results)
     assert own["status"] == "crashed" and f"more than {DISK_MB} MB" in own["status_reason"]
     assert found["results"] == {"errno": 13}
-    # The source, rubric, reference, the grader's state, the results and the original
-    # submission: not even listed. Nor any labelled digits.
-    assert all(set(attempt) == {"errno"} for attempt in found["secrets"].values()), found["secrets"]
+    # The source, rubric, reference (also inside the installed package), the grader's state,
+    # the results, the original submission and its metadata: not even listed. Nor any
+    # labelled digits.
+    assert all(attempt == {"errno": 13} for attempt in found["secrets"].values()), found["secrets"]  # EACCES
     shipped = {path: attempt for path, attempt in found["secrets"].items() if "_shipped" in path}
     assert shipped and all(attempt == {"errno": 13} for attempt in shipped.values()), shipped
     assert all(set(attempt) == {"errno"} for attempt in found["labelled_digits"].values())

@@ -36,6 +36,7 @@ SECRETS = [
     "/autograder/grader-state/cache",
     "/autograder/results",
     "/autograder/submission",
+    "/autograder/submission_metadata.json",
 ]
 STRAGGLER = f"""
 import json, os, signal, time
