@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grader.sandbox.process import hidden_folders
+from grader.sandbox.installation import hidden_folders
 
 pytestmark = pytest.mark.slow
 

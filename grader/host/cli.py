@@ -37,8 +37,8 @@ from grader.host.prepare.data import (
 from grader.host.prepare.discovery import Submission, discover, submission_name
 from grader.host.prepare.reference import ReferenceUnavailable, measure_reference
 from grader.host.publish import FormatName, publish_batch
-from grader.host.publish.common import file_stem, plain_text
-from grader.host.publish.feedback import self_check_markdown
+from grader.host.publish.common import plain_text
+from grader.host.publish.feedback import feedback_file, self_check_markdown
 from grader.host.results import GradeResult
 from grader.paths import default_data_dir
 from grader.rubric import RubricError, load_rubric, rubric_schema
@@ -46,7 +46,6 @@ from grader.rubric.models import Rubric
 from grader.sandbox import Sandbox, SandboxUnavailable, open_sandbox
 from grader.sandbox.cluster import ClusterSandbox
 from grader.sandbox.local import LocalSandbox
-from grader.sandbox.user import network_cut
 
 console = Console()
 errors = Console(stderr=True)
@@ -182,18 +181,8 @@ def grade(
         splits = with_secret_test_digits(splits, batch_secret(out))
     except (RubricError, DataError, SandboxUnavailable) as error:
         raise fail(str(error)) from None
-    if backend.name == "none" and sandbox == "none":
-        errors.print(
-            "[bold yellow]warning:[/] --sandbox none runs student code as you, with your files, "
-            "environment and network. Use it only for code you trust.",
-            highlight=False,
-        )
-    elif backend.name == "user" and not network_cut():
-        errors.print(
-            "[bold yellow]warning:[/] the user sandbox cannot cut the network here (iptables "
-            "needs CAP_NET_ADMIN): student code can reach it. Everything else stays contained.",
-            highlight=False,
-        )
+    if caveat := backend.caveat():
+        errors.print(f"[bold yellow]warning:[/] {caveat}", highlight=False)
     # A single file is one submission even without --self-check: a batch of one.
     one = self_check or not path.is_dir()
     submissions = [Submission(submission_name(path), path)] if one else discover(path)
@@ -230,12 +219,10 @@ def open_backend(name: str, self_check: bool) -> Sandbox:
     except SandboxUnavailable:
         if name != "auto" or not self_check:
             raise
-    errors.print(
-        "[bold yellow]No sandbox here[/] (no Docker, no bubblewrap): checking your own code "
-        "without isolation, as you, on your own machine.",
-        highlight=False,
+    return LocalSandbox(
+        caveat="No sandbox here (no Docker, no bubblewrap): checking your own code without "
+        "isolation, as you, on your own machine."
     )
-    return LocalSandbox()
 
 
 def open_cluster(address: str, sandbox: str) -> ClusterSandbox:
@@ -299,8 +286,7 @@ def run_batch(
     written = publish_batch([f.value for f in formats or []], results, loaded, out)
     faults = [r.submission for r in results if r.status == "grader_error"]
     if self_check:
-        feedback = out / "feedback" / f"{file_stem(results[0].submission)}.md"
-        console.print(Markdown(self_check_markdown(results[0], feedback)))
+        console.print(Markdown(self_check_markdown(results[0], feedback_file(out, results[0].submission))))
     else:
         console.print(summary_table(results))
     console.print(

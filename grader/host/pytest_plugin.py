@@ -53,17 +53,15 @@ class Grading:
 
     def _grade(self) -> None:
         from grader.host.prepare.discovery import submission_name
-        from grader.host.publish.common import file_stem
-        from grader.host.results import GradeResult
+        from grader.host.publish.common import read_results
 
-        out = self.out
         command = [sys.executable, "-m", "grader", str(self.project), "--self-check"]
-        command += ["--rubric", self.rubric, "--sandbox", self.sandbox, "--out", str(out)]
+        command += ["--rubric", self.rubric, "--sandbox", self.sandbox, "--out", str(self.out)]
         ran = subprocess.run(command, capture_output=True, text=True)
-        path = out / "results" / f"{file_stem(submission_name(self.project))}.json"
-        if path.is_file():
-            self.result = GradeResult.model_validate_json(path.read_text(encoding="utf-8"))
-        else:
+        self.result = (
+            read_results(self.out).get(submission_name(self.project)) if ran.returncode == 0 else None
+        )
+        if self.result is None:
             lines = [line for line in (ran.stderr + ran.stdout).splitlines() if line.strip()]
             self.error = "\n".join(lines[-15:]) or f"grade exited with status {ran.returncode}"
 

@@ -88,6 +88,9 @@ class Sandbox(Protocol):
     def check(self) -> None:
         """Raise `SandboxUnavailable`, saying how to fix it, when the backend cannot run here."""
 
+    def caveat(self) -> str | None:
+        """What this backend leaves open here, for one warning before grading; None: nothing."""
+
     def run(self, request: SandboxRequest) -> SandboxOutcome: ...
 
 

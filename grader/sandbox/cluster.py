@@ -32,6 +32,7 @@ from grader.sandbox.base import (
     SandboxUnavailable,
     available_cores,
 )
+from grader.sandbox.local import UNISOLATED
 
 LOCAL = "local"
 CONNECT_SECONDS = 30
@@ -166,6 +167,10 @@ class ClusterSandbox:
         if problems:
             listed = "; ".join(f"{worker}: {problem}" for worker, problem in sorted(problems.items()))
             raise SandboxUnavailable(f"the {self.backend} sandbox does not run on every worker ({listed})")
+
+    def caveat(self) -> str | None:
+        """As far as the host can tell from here: `none` on the workers isolates nothing."""
+        return UNISOLATED if self.backend == "none" else None
 
     def slots(self, threads_per_run: int) -> tuple[int, int]:
         """How many runs the cluster takes at once (its workers' threads), and the threads each

@@ -116,6 +116,9 @@ class DockerSandbox:
         """Raise `SandboxUnavailable`, saying how to fix it, unless engine and image are there."""
         self.client()
 
+    def caveat(self) -> None:
+        """Nothing: a container isolates all the threat model lists."""
+
     def client(self) -> docker.DockerClient:
         """A client of an engine that answers and has the image; else `SandboxUnavailable`."""
         if self._client is not None:

@@ -20,11 +20,23 @@ def _limit_resources(max_file_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
 
 
+UNISOLATED = (
+    "--sandbox none runs student code as you, with your files, environment and network. "
+    "Use it only for code you trust."
+)
+
+
 class LocalSandbox:
     name = "none"
 
+    def __init__(self, caveat: str = UNISOLATED) -> None:
+        self._caveat = caveat
+
     def check(self) -> None:
         """A plain child process runs everywhere."""
+
+    def caveat(self) -> str:
+        return self._caveat
 
     def run(self, request: SandboxRequest) -> SandboxOutcome:
         command = runner_command(str(request.submission), str(request.inputs), str(request.output))

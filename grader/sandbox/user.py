@@ -47,7 +47,7 @@ from grader.sandbox.base import (
     runner_command,
 )
 from grader.sandbox.bootstrap import bootstrap_command
-from grader.sandbox.process import hidden_folders, python_paths
+from grader.sandbox.installation import hidden_folders, python_paths
 from grader.sandbox.supervise import kill_all, supervise
 
 # Not the `process` backend's range, so that the firewall rule below names this backend's runs only.
@@ -125,15 +125,24 @@ class UserSandbox:
         if problem:
             raise SandboxUnavailable(problem)
 
+    def caveat(self) -> str | None:
+        if network_cut():
+            return None
+        return (
+            "the user sandbox cannot cut the network here (iptables needs CAP_NET_ADMIN): "
+            "student code can reach it. Everything else stays contained."
+        )
+
     def run(self, request: SandboxRequest) -> SandboxOutcome:
         self.check()
         network_cut()
         uid = _fresh_uid()
         with disk.bounded(request.output, request.limits.disk_mb):
             try:
-                _make_private([*grader_private_paths(), *request.private])
+                private = [*grader_private_paths(), *request.private]
+                _make_private(private)
                 _grant(request, uid)
-                _refuse_unless_contained(request, uid)
+                _refuse_unless_contained(request, uid, private)
                 process = subprocess.Popen(
                     [
                         *bootstrap_command(request.limits, uid),
@@ -215,9 +224,10 @@ def _let_pass_to(paths: list[str] | tuple[str, ...]) -> None:
                 os.chmod(folder, stat.S_IMODE(mode) | stat.S_IXOTH)
 
 
-def _refuse_unless_contained(request: SandboxRequest, uid: int) -> None:
-    """Check, as the run's uid, what it can reach; raise `SandboxUnavailable` if anything is wrong."""
-    private = [str(path) for path in [*grader_private_paths(), *request.private] if path.exists()]
+def _refuse_unless_contained(request: SandboxRequest, uid: int, private: list[Path]) -> None:
+    """Check, as the run's uid, what it can reach; raise `SandboxUnavailable` if it can reach
+    one of the `private` paths or cannot reach what it needs."""
+    closed = [str(path) for path in private if path.exists()]
     needed = [
         (str(request.submission), "read"),
         (str(request.inputs), "read"),
@@ -226,7 +236,7 @@ def _refuse_unless_contained(request: SandboxRequest, uid: int) -> None:
     needed += [(sys.executable, "run"), (str(Path(grader.__file__).parent), "read")]
     needed += [(path, "read") for path in python_paths()]
     checked = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", ACCESS_CHECK, json.dumps([private, needed])],
+        [sys.executable, "-I", "-S", "-c", ACCESS_CHECK, json.dumps([closed, needed])],
         capture_output=True,
         text=True,
         user=uid,

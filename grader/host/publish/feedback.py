@@ -14,13 +14,15 @@ HIDDEN_MESSAGE = "Hidden until grades are published."
 MAX_OUTPUT_IN_FEEDBACK = 4000
 
 
+def feedback_file(out: Path, submission: str) -> Path:
+    return out / "feedback" / f"{file_stem(submission)}.md"
+
+
 def write_feedback(results: list[GradeResult], rubric: Rubric, out: Path) -> None:
-    folder = out / "feedback"
-    folder.mkdir(parents=True, exist_ok=True)
     for result in results:
-        (folder / f"{file_stem(result.submission)}.md").write_text(
-            feedback_markdown(result, rubric), encoding="utf-8"
-        )
+        path = feedback_file(out, result.submission)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(feedback_markdown(result, rubric), encoding="utf-8")
 
 
 def _mark(criterion: CriterionResult) -> str:
@@ -46,15 +48,21 @@ def first_to_fix(result: GradeResult) -> CriterionResult | None:
     return next((c for c in result.criteria if not c.passed and not c.hidden), None)
 
 
-def self_check_markdown(result: GradeResult, feedback_file: Path) -> str:
-    """What `--self-check` prints: the score and the first thing to fix, then each criterion
-    in a line, within one screen; the whole feedback is in `feedback_file`."""
+def _score_lines(result: GradeResult) -> list[str]:
+    """The score and status, and why the run stopped where it did."""
     lines = [
         f"**Score: {result.score:g} / {result.max_score:g}** · status `{result.status}` "
         f"({STATUS_MEANING[result.status]})",
     ]
     if result.status_reason:
         lines += ["", f"> {one_line(result.status_reason)}"]
+    return lines
+
+
+def self_check_markdown(result: GradeResult, full_feedback: Path) -> str:
+    """What `--self-check` prints: the score and the first thing to fix, then each criterion
+    in a line, within one screen; the whole feedback is in `full_feedback`."""
+    lines = _score_lines(result)
     fix = first_to_fix(result)
     if fix:
         advice = f" **Fix:** {one_line(fix.hint)}" if fix.hint else ""
@@ -65,19 +73,12 @@ def self_check_markdown(result: GradeResult, feedback_file: Path) -> str:
     elif result.score >= result.max_score:
         lines += ["", "Nothing to fix: full marks."]
     lines += [""] + [f"- {_mark(c)} `{c.id}` {c.points:g} / {c.max_points:g}" for c in result.criteria]
-    lines += ["", f"Every criterion, with what the grader found and your program's output: `{feedback_file}`"]
+    lines += ["", f"Every criterion, with what the grader found and your program's output: `{full_feedback}`"]
     return neutralise("\n".join(lines) + "\n")
 
 
 def feedback_markdown(result: GradeResult, rubric: Rubric) -> str:
-    lines = [
-        f"# {rubric.title}: feedback for `{result.submission}`",
-        "",
-        f"**Score: {result.score:g} / {result.max_score:g}** · status `{result.status}` "
-        f"({STATUS_MEANING[result.status]})",
-    ]
-    if result.status_reason:
-        lines += ["", f"> {one_line(result.status_reason)}"]
+    lines = [f"# {rubric.title}: feedback for `{result.submission}`", "", *_score_lines(result)]
     if result.tampering:
         lines += [
             "",
