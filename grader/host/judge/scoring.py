@@ -72,7 +72,10 @@ def check(kind: str, needs: Need | None) -> Callable[[Check], Check]:
 def blocked_fix(blocker: str) -> str:
     """What to do about a criterion the run never reached: the criterion's own hint would send
     the student after code that may well be right."""
-    return f"First fix what kept this from being checked: {blocker}. It is then checked on your running code."
+    return (
+        f"First fix what kept this from being checked: {blocker} (the reason under your score says "
+        "more). It is then checked on your running code."
+    )
 
 
 def score(rubric: Rubric, evidence: Evidence) -> list[CriterionResult]:

@@ -77,6 +77,27 @@ def self_check_markdown(result: GradeResult, full_feedback: Path) -> str:
     return neutralise("\n".join(lines) + "\n")
 
 
+def _missing_points(to_fix: list[CriterionResult]) -> list[str]:
+    """One section per fix: criteria that one fix unblocks (a model that could not be built
+    blocks most of them) share their section, so the student reads that fix once."""
+    by_fix: dict[str, list[CriterionResult]] = {}
+    for c in to_fix:
+        by_fix.setdefault(c.hint or c.id, []).append(c)
+    lines = []
+    for group in by_fix.values():
+        if len(group) == 1:
+            c = group[0]
+            lines += ["", f"### `{c.id}` ({c.points:g} / {c.max_points:g})", ""]
+            lines += [f"- Checked: {c.description}", f"- Found: {one_line(c.message)}"]
+        else:
+            points = f"{sum(c.points for c in group):g} / {sum(c.max_points for c in group):g}"
+            lines += ["", f"### {len(group)} criteria that one fix unblocks ({points})", ""]
+            lines += [f"- `{c.id}` ({c.points:g} / {c.max_points:g}): {one_line(c.message)}" for c in group]
+        if group[0].hint:
+            lines.append(f"- Fix: {one_line(group[0].hint)}")
+    return lines
+
+
 def feedback_markdown(result: GradeResult, rubric: Rubric) -> str:
     lines = [f"# {rubric.title}: feedback for `{result.submission}`", "", *_score_lines(result)]
     if result.tampering:
@@ -95,17 +116,7 @@ def feedback_markdown(result: GradeResult, rubric: Rubric) -> str:
         )
     to_fix = [c for c in result.criteria if not c.passed and not c.hidden]
     if to_fix:
-        lines += ["", "## How to earn the missing points"]
-        for c in to_fix:
-            lines += [
-                "",
-                f"### `{c.id}` ({c.points:g} / {c.max_points:g})",
-                "",
-                f"- Checked: {c.description}",
-            ]
-            lines.append(f"- Found: {one_line(c.message)}")
-            if c.hint:
-                lines.append(f"- Fix: {one_line(c.hint)}")
+        lines += ["", "## How to earn the missing points", *_missing_points(to_fix)]
     if result.notes:
         lines += ["", "## What the grader adapted", ""] + [f"- {one_line(note)}" for note in result.notes]
     for title, text in (("standard output", result.stdout), ("standard error", result.stderr)):
