@@ -68,7 +68,15 @@ def test_ctrl_c_stops_the_run_in_progress_keeps_what_was_graded_and_resumes(
         shutil.copyfile(SAMPLES / "correct_lightning.py", folder / f"{name}.py")
     command = [str(Path(sys.executable).parent / "grade"), str(folder), "--rubric", str(test_rubric)]
     command += ["--out", str(out), "--sandbox", "process", "--jobs", "1"]
-    batch = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C as a terminal sends it, even where this test runs with SIGINT ignored (started in
+    # the background by a shell without job control, which the batch would inherit).
+    batch = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 600
     while not (out / "results" / "ann.json").is_file() and batch.poll() is None:
         assert time.monotonic() < deadline, "the first submission was never graded"
