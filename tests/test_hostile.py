@@ -657,6 +657,19 @@ def test_no_connection_reaches_the_host(graders: Graders) -> None:
     assert_clean(graded)
 
 
+def test_the_kernels_attack_surface_is_refused(graders: Graders) -> None:
+    graded = graders.grade("kernel_surface.py")
+    assert graded.findings is not None, "the submission never tried"
+    assert len(graded.findings) == 10
+    # Docker's own profile lets ptrace and io_uring through: the grader's filter, stacked on
+    # it, refuses them there too (each call's arguments make it fail otherwise: EINVAL...).
+    refused = {name: "ENOSYS" if name == "clone3" else "EPERM" for name in graded.findings}
+    assert graded.findings == refused
+    assert graded.result.tampering and any("ctypes" in reason for reason in graded.result.tampering)
+    assert_only_earned(graded.result, STATIC, "tampering suspected")
+    assert_clean(graded)
+
+
 def test_host_secrets_are_invisible_and_leak_nowhere(graders: Graders) -> None:
     canaries = graders.canaries
     path = graders.prepare("canary_leak.py", HOST_FILE=str(canaries.file))

@@ -44,7 +44,7 @@ from grader.contract import (
     WorkerMessage,
     signature,
 )
-from grader.runner import launch
+from grader.runner import launch, syscall_filter
 
 WORK_DIR = ".grader-work"
 # A report's fields that a later message may not change once their stage was reported.
@@ -241,7 +241,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="this run's uid is its own: its processes and shared scratch files are the run's",
     )
+    parser.add_argument(
+        "--syscall-filter",
+        action="store_true",
+        help="confine this run with the grader's syscall filter (needs no_new_privs)",
+    )
     args = parser.parse_args(argv)
+    if args.syscall_filter:  # first: everything after, the zygote included, is confined
+        syscall_filter.install(syscall_filter.program())
     key = sys.stdin.buffer.readline().strip().decode()
     bundle = sys.stdin.buffer.read()
     launch.set_dumpable(False)

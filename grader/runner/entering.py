@@ -18,7 +18,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.runner import launch
+from grader.runner import launch, syscall_filter
 
 NAMESPACES = ("cgroup", "ipc", "uts", "net", "pid", "mnt")  # mnt last: it changes what /proc is
 CGROUP_MEMORY = Path("/sys/fs/cgroup/memory")
@@ -82,7 +82,8 @@ def join(peer: Peer) -> None:
 
 
 def become(peer: Peer, limits: dict[int, tuple[int, int]]) -> None:
-    """Take the supervisor's limits and uid; after this, nothing of root is left."""
+    """Take the supervisor's limits, uid and syscall filter (the ones its bootstrap took); after
+    this, nothing of root is left."""
     for limit, values in limits.items():
         resource.setrlimit(limit, values)
     os.setgroups([])
@@ -91,6 +92,8 @@ def become(peer: Peer, limits: dict[int, tuple[int, int]]) -> None:
     _check(launch.libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     if os.getuid() == 0 or os.geteuid() == 0:
         raise PermissionError("the worker would still be root")
+    if syscall_filter.supported():
+        syscall_filter.install(syscall_filter.program())
 
 
 def pid_inside(pid: int, host_proc: int) -> int:

@@ -106,7 +106,9 @@ def process_env(request: SandboxRequest) -> dict[str, str]:
     return env
 
 
-def runner_command(submission: str, inputs: str, output: str, python: str = sys.executable) -> list[str]:
+def runner_command(
+    submission: str, inputs: str, output: str, python: str = sys.executable, *options: str
+) -> list[str]:
     return [
         python,
         "-m",
@@ -117,6 +119,7 @@ def runner_command(submission: str, inputs: str, output: str, python: str = sys.
         inputs,
         "--output",
         output,
+        *options,
     ]
 
 

@@ -27,6 +27,7 @@ from docker.types import LogConfig, Mount, Ulimit
 from docker.utils.socket import frames_iter
 
 import grader
+from grader.runner import syscall_filter
 from grader.sandbox import disk
 from grader.sandbox.base import (
     ALLOWED_ENV,
@@ -46,6 +47,8 @@ IMAGE_UID = 10001  # the image's own non-root user (Dockerfile)
 SCRATCH = "/tmp"
 SCRATCH_MB = 256
 LABEL = "lightning-grader.run"
+# Stacked on Docker's own seccomp profile, which lets ptrace and io_uring through.
+SYSCALL_FILTER = ("--syscall-filter",) if syscall_filter.supported() else ()
 RUNNER_LABEL = "lightning-grader.runner"
 SUBMISSION, INPUTS, OUTPUT = "/submission", "/input", "/output"
 STDOUT, STDERR = 1, 2
@@ -169,7 +172,7 @@ class DockerSandbox:
         ]
         return {
             "image": self.image,
-            "command": runner_command(SUBMISSION, INPUTS, OUTPUT, python=IMAGE_PYTHON),
+            "command": runner_command(SUBMISSION, INPUTS, OUTPUT, IMAGE_PYTHON, *SYSCALL_FILTER),
             "labels": {LABEL: "1"},
             "hostname": "sandbox",
             "environment": container_env(request),
