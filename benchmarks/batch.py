@@ -6,6 +6,8 @@ after another that import the same libraries and run the same fit (`overhead.py`
 prints their ratio. A batch also measures the reference once, so a second batch of N/2
 copies gives the cost of one more submission, from which a 300-student class is projected.
 
+Beside the projection it prints the floor: as many bare fits side by side as `grade` runs
+workers, timed without start-up or imports, per submission and for a 300-student class.
 It also reports the memory of a warm runner: the largest resident size any zygote process
 (`grader.runner.zygote`, the host's shared one or one inside a sandbox) reached.
 
@@ -15,8 +17,10 @@ Usage: python benchmarks/batch.py [--copies 8] [--sandbox auto]
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,10 +29,11 @@ import time
 from pathlib import Path
 
 import psutil
-from overhead import bare_fit_seconds
+from overhead import bare_fit_seconds, side_by_side_fit_seconds
 from rich.console import Console
 from rich.table import Table
 
+from grader.host.batch import plan_workers
 from grader.host.prepare import write_inputs
 from grader.host.prepare.data import make_splits
 from grader.paths import default_data_dir, shipped_dir
@@ -83,7 +88,22 @@ def main() -> None:
         bare = sum(
             bare_fit_seconds(inputs, reference, work / f"bare-{index}") for index in range(args.copies)
         )
-    title = f"{args.copies} copies of the reference on {os.cpu_count()} cores (sandbox: {args.sandbox})"
+        backend = json.loads(next((work / "full" / "grades" / "results").glob("*.json")).read_text())[
+            "backend"
+        ]
+        # What the machine cannot beat: as many bare fits at once as grade runs workers, with
+        # its threads each, timed without start-up or imports (the better of two rounds).
+        workers, threaded = plan_workers(rubric, args.copies, None)
+        floor_inputs = write_inputs(threaded, splits, work / "floor-inputs")
+        floor = min(
+            statistics.mean(side_by_side_fit_seconds(floor_inputs, reference, work / f"floor-{n}", workers))
+            / workers
+            for n in range(2)
+        )
+    title = (
+        f"{args.copies} copies of the reference on {os.cpu_count()} cores "
+        f"(sandbox: {args.sandbox} → {backend}, {workers} workers)"
+    )
     table = Table(title=title)
     for column in (
         "grade s",
@@ -91,6 +111,7 @@ def main() -> None:
         "ratio",
         "s per more submission",
         f"{CLASS_SIZE} submissions, min",
+        f"fits alone: s per submission, min for {CLASS_SIZE}",
         "warm runner MB",
     ):
         table.add_column(column, justify="right")
@@ -100,7 +121,8 @@ def main() -> None:
         f"{bare:.1f}",
         f"{batch / bare:.2f}",
         f"{marginal:.1f}",
-        f"{(batch + marginal * (CLASS_SIZE - args.copies)) / 60:.0f}",
+        f"{(batch + marginal * (CLASS_SIZE - args.copies)) / 60:.1f}",
+        f"{floor:.2f}, {floor * CLASS_SIZE / 60:.1f}",
         f"{memory.peak_mb:.0f}",
     )
     Console().print(table)

@@ -45,17 +45,19 @@ trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=spec.max_epochs, d
     enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, default_root_dir=sys.argv[3],
     callbacks=[pl.callbacks.ModelCheckpoint(dirpath=sys.argv[3], monitor=spec.monitor),
                pl.callbacks.EarlyStopping(monitor=spec.monitor, patience=spec.patience)])
+import time
+started = time.perf_counter()
 model = MyAwesomeModel()
 trainer.fit(model, train, val)
 model.eval()
 with torch.no_grad():
     model(norm(load("test_x"))).argmax(1)
+print(f"fit and predict: {time.perf_counter() - started}")
 """
 
 
-def bare_fit_seconds(inputs: Path, reference: Path, scratch: Path) -> float:
-    started = time.perf_counter()
-    command = [
+def bare_fit_command(inputs: Path, reference: Path, scratch: Path) -> list[str]:
+    return [
         sys.executable,
         "-c",
         BARE_FIT,
@@ -64,8 +66,28 @@ def bare_fit_seconds(inputs: Path, reference: Path, scratch: Path) -> float:
         str(scratch),
         str(digits_bundle(inputs)),
     ]
+
+
+def bare_fit_seconds(inputs: Path, reference: Path, scratch: Path) -> float:
+    """A bare script's whole run: start, imports, fit, predict."""
+    started = time.perf_counter()
+    command = bare_fit_command(inputs, reference, scratch)
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - started
+
+
+def side_by_side_fit_seconds(inputs: Path, reference: Path, scratch: Path, count: int) -> list[float]:
+    """The fit and prediction alone (no start, no imports) of `count` bare scripts run at once."""
+    scripts = [
+        subprocess.Popen(
+            bare_fit_command(inputs, reference, scratch / str(index)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for index in range(count)
+    ]
+    return [float(script.communicate()[0].rsplit("fit and predict: ", 1)[1]) for script in scripts]
 
 
 def main() -> None:

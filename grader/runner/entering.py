@@ -2,7 +2,7 @@
 
 The sandbox itself is made by bubblewrap as for any run (mounts, tmpfs, namespaces, cgroup);
 its supervisor is PID 1 there. The zygote's child then joins exactly those namespaces and that
-root, moves into the run's memory cgroup, and its own child (the worker, born inside the
+root, moves into the run's memory and CPU cgroups, and its own child (the worker, born inside the
 sandbox's PID namespace) takes the run's limits, environment and throwaway uid. Changing from
 root to that uid clears every capability, and no_new_privs keeps it so. Only as root: that uid
 drop is what makes the worker as unprivileged as bubblewrap's own.
@@ -21,7 +21,9 @@ from pathlib import Path
 from grader.runner import launch, syscall_filter
 
 NAMESPACES = ("cgroup", "ipc", "uts", "net", "pid", "mnt")  # mnt last: it changes what /proc is
-CGROUP_MEMORY = Path("/sys/fs/cgroup/memory")
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+# cgroup v1 controllers a `process` run has as root: its memory limit and its CPU quota.
+RUN_CONTROLLERS = ("memory", "cpu")
 PR_SET_NO_NEW_PRIVS = 38
 
 
@@ -63,14 +65,23 @@ def _check(result: int, what: str) -> None:
         raise OSError(error, f"{what}: {os.strerror(error)}")
 
 
+def cgroups_of(pid: int | str) -> dict[str, Path]:
+    """A process's cgroup folder for each of RUN_CONTROLLERS (cgroup v1) that it is in."""
+    folders = {}
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for controller in RUN_CONTROLLERS:
+            if controller in controllers.split(","):
+                folders[controller] = CGROUP_ROOT / controller / path.strip().lstrip("/")
+    return folders
+
+
 def join(peer: Peer) -> None:
-    """Join the supervisor's cgroup, namespaces and root (the caller stays outside its PID
+    """Join the supervisor's cgroups, namespaces and root (the caller stays outside its PID
     namespace; its next child is born inside)."""
     libc = launch.libc()
-    for line in Path(f"/proc/{peer.pid}/cgroup").read_text().splitlines():
-        _, controllers, path = line.split(":", 2)
-        if "memory" in controllers.split(","):
-            (CGROUP_MEMORY / path.lstrip("/") / "cgroup.procs").write_text(str(os.getpid()))
+    for folder in cgroups_of(peer.pid).values():
+        (folder / "cgroup.procs").write_text(str(os.getpid()))
     handles = [os.open(f"/proc/{peer.pid}/ns/{name}", os.O_RDONLY) for name in NAMESPACES]
     root = os.open(f"/proc/{peer.pid}/root", os.O_RDONLY | os.O_DIRECTORY)
     for name, handle in zip(NAMESPACES, handles, strict=True):

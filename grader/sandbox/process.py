@@ -20,6 +20,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from grader.runner.entering import RUN_CONTROLLERS, cgroups_of
 from grader.sandbox import disk
 from grader.sandbox.base import (
     SandboxOutcome,
@@ -38,7 +39,7 @@ SUBMISSION, INPUTS, OUTPUT = "/sandbox/submission", "/sandbox/input", "/sandbox/
 HOME = "/tmp/home"
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/fonts")
-CGROUP_MEMORY = Path("/sys/fs/cgroup/memory")
+CPU_PERIOD_US = 100_000
 # The cgroup is a backstop behind the resident-memory watchdog, which stops a run first and
 # says `out_of_memory`. The cgroup also counts the run's tmpfs and page cache, which the
 # watchdog does not: a quarter more, and 256 MB for the interpreter's own files.
@@ -110,41 +111,53 @@ def _memfd(text: str) -> int:
     return fd
 
 
-class _MemoryCgroup:
-    """A cgroup v1 memory limit as a hard backstop to the resident-memory watchdog.
+def _cgroups_writable() -> bool:
+    try:
+        folders = cgroups_of("self")
+    except OSError:
+        return False
+    return len(folders) == len(RUN_CONTROLLERS) and all(os.access(f, os.W_OK) for f in folders.values())
 
-    Only as root and where the controller is writable; otherwise `path` is None.
-    """
 
-    def __init__(self, limit_mb: int, enabled: bool) -> None:
-        self.path: Path | None = None
+class _RunCgroups:
+    """As root, where the cgroup v1 memory and CPU controllers are writable, a run's own cgroups:
+    a memory limit, a hard backstop to the resident-memory watchdog, and a CPU quota of the
+    rubric's threads, so that the threads a submission starts slow it down and never the run
+    beside it. Elsewhere `path` is None."""
+
+    def __init__(self, limit_mb: int, threads: int, enabled: bool) -> None:
+        self.folders: dict[str, Path] = {}
         if not enabled:
             return
+        settings = {
+            "memory": {"memory.limit_in_bytes": limit_mb * 2**20},
+            "cpu": {"cpu.cfs_period_us": CPU_PERIOD_US, "cpu.cfs_quota_us": max(threads, 1) * CPU_PERIOD_US},
+        }
+        name = f"grader-{os.getpid()}-{time.monotonic_ns()}"
         try:
-            own = next(
-                line.split(":", 2)[2].strip()
-                for line in Path("/proc/self/cgroup").read_text().splitlines()
-                if line.split(":", 2)[1] == "memory"
-            )
-            path = CGROUP_MEMORY / own.lstrip("/") / f"grader-{os.getpid()}-{time.monotonic_ns()}"
-            path.mkdir()
-        except (OSError, StopIteration, IndexError):
-            return
-        self.path = path
-        try:
-            (path / "memory.limit_in_bytes").write_text(str(limit_mb * 2**20))
-        except OSError:
+            own = cgroups_of("self")
+            for controller, values in settings.items():
+                folder = own[controller] / name
+                folder.mkdir()
+                self.folders[controller] = folder
+                for setting, value in values.items():
+                    (folder / setting).write_text(str(value))
+        except (OSError, KeyError):
             self.remove()
 
+    @property
+    def path(self) -> Path | None:
+        return self.folders.get("memory")
+
     def enter(self) -> None:  # in the child, before bwrap starts
-        if self.path:
-            (self.path / "cgroup.procs").write_text(str(os.getpid()))
+        for folder in self.folders.values():
+            (folder / "cgroup.procs").write_text(str(os.getpid()))
 
     def members(self) -> list[int]:
-        """Every process in the cgroup, wherever it was forked from."""
+        """Every process in the run's cgroups, wherever it was forked from."""
         try:
-            return [int(pid) for pid in (self.path / "cgroup.procs").read_text().split()]
-        except OSError:
+            return [int(pid) for pid in (self.folders["memory"] / "cgroup.procs").read_text().split()]
+        except (OSError, KeyError):
             return []
 
     def oom_killed(self) -> bool:
@@ -156,18 +169,20 @@ class _MemoryCgroup:
         return int((self.path / "memory.failcnt").read_text()) > 0
 
     def remove(self) -> None:
-        if not self.path:
-            return
-        for _ in range(50):  # killed tasks leave the cgroup asynchronously
-            for pid in (self.path / "cgroup.procs").read_text().split():
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(pid), signal.SIGKILL)
-            try:
-                self.path.rmdir()
-                break
-            except OSError:
-                time.sleep(0.1)
-        self.path = None
+        for folder in self.folders.values():
+            for _ in range(50):  # killed tasks leave the cgroup asynchronously
+                with contextlib.suppress(OSError):
+                    for pid in (folder / "cgroup.procs").read_text().split():
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(int(pid), signal.SIGKILL)
+                try:
+                    folder.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.1)
+        self.folders = {}
 
 
 @functools.cache
@@ -198,8 +213,12 @@ class ProcessSandbox:
         problem = _problem()
         if problem:
             raise SandboxUnavailable(problem)
-        if os.geteuid() == 0 and os.access(CGROUP_MEMORY, os.W_OK):  # where runs use it
+        if self.runs_warm():
             warm_zygote().start_soon()
+
+    def runs_warm(self) -> bool:
+        """Whether runs get cgroups of their own, and so workers from the host's warm zygote."""
+        return _problem() is None and os.geteuid() == 0 and _cgroups_writable()
 
     def caveat(self) -> None:
         """Nothing: the namespaces isolate all the threat model lists."""
@@ -222,8 +241,8 @@ class ProcessSandbox:
         # The output's tmpfs pages count toward the cgroup too; the RSS watchdog still stops
         # the run at its memory limit.
         extra_mb = limits.disk_mb if bounded else 0
-        cgroup = _MemoryCgroup(cgroup_limit_mb(limits.memory_mb) + extra_mb, enabled=as_root)
-        # The workers come from the warm zygote where they can join the run's cgroup (as root).
+        cgroup = _RunCgroups(cgroup_limit_mb(limits.memory_mb) + extra_mb, limits.threads, enabled=as_root)
+        # The workers come from the warm zygote where they can join the run's cgroups (as root).
         zygote = warm_zygote().connect() if cgroup.path else None
         fds: list[int] = []
         try:
@@ -242,7 +261,7 @@ class ProcessSandbox:
                 start_new_session=True,
                 preexec_fn=cgroup.enter if cgroup.path else None,
             )
-            # Workers forked by the warm zygote are not bubblewrap's descendants: the cgroup holds all.
+            # Workers forked by the warm zygote are not bubblewrap's descendants: the cgroups hold all.
             outcome = supervise(process, request, self.name, members=cgroup.members if zygote else None)
             outcome.out_of_memory = outcome.out_of_memory or cgroup.oom_killed()
         finally:
