@@ -22,6 +22,7 @@ from grader.host.execute.checkpoint import CheckpointFacts, FitTrace
 from grader.host.judge.integrity import suspicions
 from grader.host.judge.scoring import Evidence, score
 from grader.host.judge.static_checks import SourceFacts
+from grader.host.judge.verdict import status_of, status_reason, stop_reason
 from grader.rubric import Rubric, load_rubric
 from grader.sandbox import SandboxOutcome
 
@@ -189,3 +190,17 @@ def test_a_checkpoint_that_would_inflate_past_the_cap_is_never_opened(tmp_path: 
     facts = checkpoint.inspect_checkpoint(tmp_path, "checkpoints/best.ckpt", {"w": [1]})
     assert (facts.found, facts.fits_model) == (False, False)  # costs `checkpoint-saved`, all of it
     assert facts.message == "checkpoint too large (16 MB uncompressed)"
+
+
+def test_a_run_stopped_over_a_limit_as_it_finished_says_which_limit() -> None:
+    # The disk watch of the `user` backend polls: it may catch a run over `disk_mb` just
+    # after the run's last report.
+    rubric = load_rubric("m14")
+    report = RunReport(stage="done", fit=FitRecord(completed=True, seconds=1.0))
+    outcome = SandboxOutcome(backend="user", exit_code=-9, wall_seconds=1.0, output_exceeded=True)
+    stop = stop_reason(outcome, report, rubric.limits.wall_seconds, rubric.limits)
+    assert status_of(outcome, report) == "crashed"
+    assert stop is not None and f"more than {rubric.limits.disk_mb} MB" in stop
+    assert status_reason(stop, report) == stop
+    finished = SandboxOutcome(backend="user", exit_code=0, wall_seconds=1.0)
+    assert stop_reason(finished, report, rubric.limits.wall_seconds, rubric.limits) is None

@@ -1,7 +1,7 @@
 """Hostile sample: takes every core of the grading machine from the run beside it.
 
 A working MNIST classifier whose first construction forks four processes that spin for
-three seconds each, and records in `hostile-findings.json` how much CPU they got per second
+two seconds each, and records in `hostile-findings.json` how much CPU they got per second
 of wall time. It then trains normally. Expected: a run gets the rubric's threads' worth of
 CPU and no more (a cgroup CPU quota in `process` as root, `nano_cpus` in Docker), so a share
 of about 1 under a one-thread rubric, where the machine would give it every core.
@@ -17,7 +17,7 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from torch import nn
 
 SPINNERS = 4
-SPIN_SECONDS = 3.0
+SPIN_SECONDS = 2.0
 
 
 class MyAwesomeModel(pl.LightningModule):

@@ -48,10 +48,12 @@ def _no_class(report: RunReport) -> bool:
 
 
 def stop_reason(outcome: SandboxOutcome, report: RunReport | None, wall_seconds: float, limits) -> str | None:
-    """Why the runner did not reach its end, in the student's terms (None when it did)."""
-    if report and report.stage == "done":
+    """Why the runner did not reach its end, or was stopped as it did, in the student's terms
+    (None when it ended well): a watch may stop a run over a limit it crossed as it finished."""
+    stopped = outcome.interrupted or outcome.timed_out or outcome.out_of_memory or outcome.output_exceeded
+    if report and report.stage == "done" and not stopped:
         return None
-    during = f" during {NEXT_STEP[report.stage]}" if report else ""
+    during = f" during {NEXT_STEP[report.stage]}" if report and report.stage in NEXT_STEP else ""
     if report and report.stage == "probed" and report.fit.max_steps:
         during += f" (step {report.fit.global_step} of {report.fit.max_steps})"
     if outcome.interrupted:
