@@ -108,7 +108,8 @@ def grade(
     sandbox: Annotated[
         str,
         typer.Option(
-            help="auto (docker, else process, else user), docker, process (bubblewrap), "
+            help="auto (process where it runs warm as root, else docker, else process, else user), "
+            "docker, process (bubblewrap), "
             "user (as root: a throwaway uid, for containers without namespaces), or none (no isolation)."
         ),
     ] = "auto",
