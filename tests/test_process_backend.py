@@ -295,3 +295,29 @@ def test_a_run_as_root_has_a_cpu_quota_of_its_threads_and_leaves_no_cgroup(sandb
         assert not [p.name for p in folder.iterdir() if p.name.startswith(f"grader-{os.getpid()}-")], (
             controller
         )
+
+
+def test_cgroups_a_killed_grader_left_are_removed(sandbox):
+    if not sandbox.runs_warm():
+        pytest.skip("needs root and writable cgroup v1 memory and CPU controllers")
+    gone = psutil.Popen(["true"])  # a pid that no longer runs
+    gone.wait()
+    stale = {
+        controller: folder / f"grader-{gone.pid}-1"
+        for controller, folder in process.cgroups_of("self").items()
+    }
+    live = {
+        controller: folder / f"grader-{os.getpid()}-1"
+        for controller, folder in process.cgroups_of("self").items()
+    }
+    for folder in [*stale.values(), *live.values()]:
+        folder.mkdir()
+    try:
+        process._remove_stale_cgroups.cache_clear()
+        process._remove_stale_cgroups()
+        assert [folder for folder in stale.values() if folder.exists()] == []
+        assert all(folder.exists() for folder in live.values())  # this grader's own stay
+    finally:
+        for folder in [*stale.values(), *live.values()]:
+            with contextlib.suppress(OSError):
+                folder.rmdir()

@@ -20,6 +20,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import psutil
+
 from grader.runner.entering import RUN_CONTROLLERS, cgroups_of
 from grader.sandbox import disk
 from grader.sandbox.base import (
@@ -119,6 +121,18 @@ def _cgroups_writable() -> bool:
     return len(folders) == len(RUN_CONTROLLERS) and all(os.access(f, os.W_OK) for f in folders.values())
 
 
+@functools.cache
+def _remove_stale_cgroups() -> None:
+    """Remove the run cgroups a grader killed mid-batch left behind (each is named after the
+    grader's pid). Only an empty cgroup can be removed, so no running run loses its own."""
+    for folder in cgroups_of("self").values():
+        for stale in folder.glob("grader-*-*"):
+            owner = stale.name.split("-")[1]
+            if owner.isdigit() and int(owner) != os.getpid() and not psutil.pid_exists(int(owner)):
+                with contextlib.suppress(OSError):
+                    stale.rmdir()
+
+
 class _RunCgroups:
     """As root, where the cgroup v1 memory and CPU controllers are writable, a run's own cgroups:
     a memory limit, a hard backstop to the resident-memory watchdog, and a CPU quota of the
@@ -214,6 +228,7 @@ class ProcessSandbox:
         if problem:
             raise SandboxUnavailable(problem)
         if self.runs_warm():
+            _remove_stale_cgroups()
             warm_zygote().start_soon()
 
     def runs_warm(self) -> bool:
