@@ -1,5 +1,6 @@
 """Sandbox backends behind one interface: `check()`, then `run(SandboxRequest) -> SandboxOutcome`."""
 
+import contextlib
 from collections.abc import Callable
 
 from grader.sandbox.base import Sandbox, SandboxLimits, SandboxOutcome, SandboxRequest, SandboxUnavailable
@@ -14,32 +15,27 @@ BACKENDS: dict[str, Callable[[], Sandbox]] = {
     "user": UserSandbox,
     "none": LocalSandbox,
 }
-# Strongest first, and among equals the fastest: `process` as root with its cgroups has what
-# Docker has (namespaces, a fresh uid, no capabilities, a syscall filter, memory and CPU
-# cgroups) and forks every worker from one warm zygote, where a container imports torch for
-# each submission. `user` contains a run by permissions alone, for where the kernel refuses
-# namespaces. `none` is never chosen automatically: it does not isolate anything.
-AUTOMATIC = ("process-warm", "docker", "process", "user")
-
-
-def _warm_process() -> Sandbox:
-    sandbox = ProcessSandbox()
-    sandbox.check()
-    if not sandbox.runs_warm():
-        raise SandboxUnavailable("not root with writable memory and CPU cgroups (v1)")
-    return sandbox
+# Strongest first: `user` contains a run by permissions alone, for where the kernel refuses
+# namespaces. `none` is never chosen automatically: it does not isolate anything. Before them
+# all comes `process` where it runs warm: as root with its cgroups it has what Docker has
+# (namespaces, a fresh uid, no capabilities, a syscall filter, memory and CPU cgroups) and forks
+# every worker from one warm zygote, where a container imports torch for each submission.
+AUTOMATIC = ("docker", "process", "user")
 
 
 def open_sandbox(name: str) -> Sandbox:
     """A backend that can run here, or `SandboxUnavailable` saying how to get one."""
     if name == "auto":
+        with contextlib.suppress(SandboxUnavailable):
+            process = open_sandbox("process")
+            if process.runs_warm():
+                return process
         reasons = []
         for candidate in AUTOMATIC:
             try:
-                return _warm_process() if candidate == "process-warm" else open_sandbox(candidate)
+                return open_sandbox(candidate)
             except SandboxUnavailable as error:
-                if candidate != "process-warm":  # `process` itself says why, if it cannot run
-                    reasons.append(f"{candidate}: {error}")
+                reasons.append(f"{candidate}: {error}")
         raise SandboxUnavailable(
             "no isolating sandbox works here (" + "; ".join(reasons) + "); fix one of them, "
             "or pass --sandbox none to run code you trust without isolation"

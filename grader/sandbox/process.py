@@ -15,7 +15,6 @@ import functools
 import os
 import random
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -34,7 +33,7 @@ from grader.sandbox.base import (
 )
 from grader.sandbox.bootstrap import bootstrap_command
 from grader.sandbox.installation import hidden_folders, python_paths
-from grader.sandbox.supervise import supervise
+from grader.sandbox.supervise import kill_all, supervise
 from grader.sandbox.warm import warm_zygote
 
 SUBMISSION, INPUTS, OUTPUT = "/sandbox/submission", "/sandbox/input", "/sandbox/output"
@@ -184,19 +183,22 @@ class _RunCgroups:
 
     def remove(self) -> None:
         for folder in self.folders.values():
-            for _ in range(50):  # killed tasks leave the cgroup asynchronously
-                with contextlib.suppress(OSError):
-                    for pid in (folder / "cgroup.procs").read_text().split():
-                        with contextlib.suppress(ProcessLookupError):
-                            os.kill(int(pid), signal.SIGKILL)
-                try:
-                    folder.rmdir()
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            _remove_cgroup(folder)
         self.folders = {}
+
+
+def _remove_cgroup(folder: Path) -> None:
+    """Kill what is left in it, then remove it once the kernel has let its tasks go."""
+    for _ in range(50):
+        with contextlib.suppress(OSError):
+            kill_all([int(pid) for pid in (folder / "cgroup.procs").read_text().split()])
+        try:
+            folder.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.1)  # killed tasks leave the cgroup asynchronously
 
 
 @functools.cache
