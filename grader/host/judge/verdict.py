@@ -110,7 +110,8 @@ def status_reason(stop: str | None, report: RunReport | None) -> str:
         return f"the grader itself failed, not your code ({fault.message}); your instructor will regrade it"
     if stop:
         problem = report and (report.import_problem or report.construct_problem)
-        return stop + (f": {problem.message}" if problem else "")
+        # The stop already names the error's kind: "could not be built (`TypeError`)".
+        return stop + (f": {problem.message.removeprefix(f'{problem.kind}: ')}" if problem else "")
     if report is None:
         return ""
     for what, problem in (
