@@ -26,6 +26,11 @@ CHECKPOINT_DIR = "checkpoints"
 # Handed from the training worker, through the supervisor, to the predicting worker.
 WEIGHTS_FILE = "weights.pt"
 TEST_IMAGES_FILE = "test_x.npy"
+# The validation digits, handed to the predicting worker too: it measures the best checkpoint on
+# the digits the fit validated on, and calls the hooks again on them.
+VALIDATION_FILES = ("val_x.npy", "val_y.npy")
+# The widest model output the predicting worker sends back (ten digit classes need ten).
+MAX_OUTPUT_COLUMNS = 100
 MAX_REPORT_BYTES = 2_000_000
 # The system's shared temporary folders. A runner with no mount namespace of its own (the
 # `user` backend) can write there: the host counts what its uid leaves toward its disk
@@ -139,6 +144,37 @@ class FitRecord(Contract):
     early_stopping: EarlyStoppingRecord = Field(default_factory=EarlyStoppingRecord)
 
 
+class Outputs(Contract):
+    """A model's outputs for a set of images: `rows` x `columns` float32, little-endian, in base64."""
+
+    rows: int = Field(ge=0)
+    columns: int = Field(gt=0, le=MAX_OUTPUT_COLUMNS)
+    data: str
+
+
+class Measurement(Contract):
+    """What the predicting worker, a fresh process that never ran the fit, measured of the graded class.
+
+    The host turns it into evidence of its own (`host/judge/measured.py`): the loss at the fit's
+    start and end on held-out digits whose labels never enter the sandbox, whether the class was
+    accurate before any training, and the best checkpoint's loss on the digits the fit validated on.
+    The hooks are called again here too, so that a training run's report that they passed can be
+    held against a second process's finding.
+    """
+
+    trained: Outputs | None = None  # the held-out images through the trained weights
+    initial: Outputs | None = None  # ... through the weights the fit started from (built under its seed)
+    # Predicted classes of the held-out images by models that never trained, by what they are.
+    untrained: dict[str, list[int]] = Field(default_factory=dict)
+    # The digits the fit validated on, through the best checkpoint's weights (else the trained ones).
+    validated: Outputs | None = None
+    validated_from: Literal["checkpoint", "trained"] | None = None
+    training_step: StepProbe | None = None
+    validation_step: StepProbe | None = None
+    configure_optimizers: OptimizerProbe | None = None
+    problems: list[str] = Field(default_factory=list)  # what could not be measured, and why
+
+
 class RunReport(Contract):
     """What the runner found, rewritten after every stage inside a `SignedReport`."""
 
@@ -159,6 +195,7 @@ class RunReport(Contract):
     fit: FitRecord = Field(default_factory=FitRecord)
     predictions: list[int] | None = None
     predict_problem: Problem | None = None
+    measurement: Measurement | None = None
     # An error that escaped the runner's stages, with the stage it interrupted in `stage`.
     runner_problem: Problem | None = None
     state_dict_shapes: dict[str, list[int]] = Field(default_factory=dict)
@@ -175,6 +212,7 @@ class Prediction(Contract):
     predictions: list[int] | None = None
     problem: Problem | None = None
     adaptations: list[str] = Field(default_factory=list)
+    measurement: Measurement | None = None
 
 
 class WorkerMessage(Contract):

@@ -40,6 +40,53 @@ class Timings(BaseModel):
     stages: dict[str, float] = Field(default_factory=dict)
 
 
+# How far a loss must fall to count: 1% of where it started (a frozen model's does not move).
+MIN_RELATIVE_FALL = 0.01
+# A model that never trained guesses; above this held-out accuracy it was accurate without the fit.
+UNTRAINED_ACCURACY_LIMIT = 0.3
+# How far a logged monitored value may stand from the measured loss and still agree with it: the
+# student's own loss may reduce per batch, smooth labels or log the last batch only.
+AGREEMENT_ABSOLUTE, AGREEMENT_RELATIVE = 0.1, 0.25
+
+
+class Measured(BaseModel):
+    """What the grader measured of the trained model itself (`host/judge/measured.py`), never what
+    the training run said; a None is what could not be measured (`problems` says why)."""
+
+    convention: str | None = None  # how the model's outputs read: logits, log-probabilities, probabilities
+    initial_loss: float | None = None  # held-out digits, the weights the fit started from
+    final_loss: float | None = None  # held-out digits, the trained weights
+    untrained_accuracy: dict[str, float] = Field(default_factory=dict)
+    # The best checkpoint's loss on the digits the fit validated on, by reading of the outputs.
+    validated_losses: dict[str, float] = Field(default_factory=dict)
+    validated_from: str | None = None
+    problems: list[str] = Field(default_factory=list)
+
+    @property
+    def loss_fell(self) -> bool | None:
+        if self.initial_loss is None or self.final_loss is None:
+            return None
+        return self.final_loss < self.initial_loss * (1 - MIN_RELATIVE_FALL)
+
+    @property
+    def accurate_untrained(self) -> tuple[str, float] | None:
+        """The most accurate model that never trained, if it was accurate: the accuracy was not learned."""
+        if not self.untrained_accuracy:
+            return None
+        what, accuracy = max(self.untrained_accuracy.items(), key=lambda item: item[1])
+        return (what, accuracy) if accuracy > UNTRAINED_ACCURACY_LIMIT else None
+
+    def agrees_with(self, logged: float | None) -> bool | None:
+        """Whether a monitored value the callbacks saw is the measured loss, under any reading of the
+        outputs; None when unmeasured."""
+        if logged is None or not self.validated_losses:
+            return None
+        return any(
+            abs(logged - value) <= AGREEMENT_ABSOLUTE + AGREEMENT_RELATIVE * abs(value)
+            for value in self.validated_losses.values()
+        )
+
+
 class GradeResult(BaseModel):
     submission: str
     rubric: str
@@ -61,6 +108,7 @@ class GradeResult(BaseModel):
     timings: Timings
     peak_memory_mb: float | None = None
     fit: FitRecord | None = None
+    measured: Measured | None = None
     stdout: str = ""
     stderr: str = ""
     fingerprint: str = Field(

@@ -21,6 +21,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,7 +37,9 @@ from grader.contract import (
     RUNNER_STAGES,
     SHARED_SCRATCH,
     TEST_IMAGES_FILE,
+    VALIDATION_FILES,
     WEIGHTS_FILE,
+    Measurement,
     Prediction,
     Problem,
     RunReport,
@@ -54,6 +57,7 @@ SETTLED_AT = {
     "fitted": ("fit",),
 }
 STRAGGLER_GRACE_SECONDS = 2.0
+FIT_TIME_SLACK_SECONDS = 1.0
 
 
 class Signer:
@@ -93,6 +97,10 @@ class Watch:
         self.prediction: Prediction | None = None
         self.ended = False
         self._settled: dict[str, str] = {}
+        # When each stage's first report arrived, by this process's clock: the report's timings
+        # are these, never what the worker says of itself.
+        self._started = time.monotonic()
+        self.arrived: dict[str, float] = {}
 
     def suspect(self, text: str) -> None:
         if text not in self.suspicions:
@@ -114,6 +122,9 @@ class Watch:
         if message.kind == "suspicion" and message.suspicion:
             self.suspect(message.suspicion)
         elif message.kind == "prediction":
+            if self.prediction is not None:
+                self.suspect(f"the {self.name} answered twice, which it never does")
+                return False
             self.prediction = message.prediction
         elif message.kind == "end":
             self.ended = True
@@ -126,6 +137,11 @@ class Watch:
         order = RUNNER_STAGES.index
         if order(new.stage) < order(self.report.stage):
             self.suspect(f"the report went back from stage `{self.report.stage}` to `{new.stage}`")
+        elif order(new.stage) > order(self.report.stage) + 1:
+            # A worker reports every stage it reaches, one after the other.
+            self.suspect(f"the report jumped from stage `{self.report.stage}` to `{new.stage}`")
+        self.arrived.setdefault(new.stage, round(time.monotonic() - self._started, 3))
+        self._check_fit_time(new)
         for stage, fields in SETTLED_AT.items():
             if order(new.stage) < order(stage):
                 continue
@@ -136,7 +152,19 @@ class Watch:
                     self.suspect(f"the report's `{field}` changed after the {self.name} had reported it")
                     setattr(new, field, getattr(self.report, field))
         new.tampering = []
+        new.timings = dict(self.arrived)
         self.report = new
+
+    def _check_fit_time(self, new: RunReport) -> None:
+        """A fit cannot have taken longer than the time between its stages' reports."""
+        if new.stage != "fitted" or new.fit.seconds is None or "probed" not in self.arrived:
+            return
+        observed = time.monotonic() - self._started - self.arrived["probed"]
+        if new.fit.seconds > observed + FIT_TIME_SLACK_SECONDS:
+            self.suspect(
+                f"the fit is reported to have taken {new.fit.seconds:.1f} s, but only {observed:.1f} s "
+                "passed between its reports"
+            )
 
 
 def _read_lines(
@@ -221,13 +249,14 @@ def wipe(output: Path, keep: set[str], own_uid: bool) -> None:
                     tree.remove(entry)
 
 
-def unpack(bundle: bytes, folder: Path) -> bytes:
-    """The training digits into `folder`; the held-out images are kept in memory, for later."""
+def unpack(bundle: bytes, folder: Path) -> dict[str, bytes]:
+    """The training digits into `folder`; what the predicting worker gets is kept in memory, where
+    the training run cannot change it: the held-out images and the validation digits."""
     folder.mkdir(parents=True)
     with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
         for name in ("train_x", "train_y", "val_x", "val_y"):
             (folder / f"{name}.npy").write_bytes(archive.read(f"{name}.npy"))
-        return archive.read(TEST_IMAGES_FILE)
+        return {name: archive.read(name) for name in (TEST_IMAGES_FILE, *VALIDATION_FILES)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -260,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     signer = Signer(output / REPORT_FILE, key)
     del key
     work = output / WORK_DIR
-    test_images = unpack(bundle, work / "train")
+    for_predicting = unpack(bundle, work / "train")
     del bundle
     common = ["--submission", str(submission), "--input", str(inputs)]
 
@@ -275,7 +304,9 @@ def main(argv: list[str] | None = None) -> int:
 
     save()
     try:
-        code = train_and_predict(Run(zygote, training, output, work, common, test_images, args.own_uid), save)
+        code = train_and_predict(
+            Run(zygote, training, output, work, common, for_predicting, args.own_uid), save
+        )
     finally:
         zygote.stop()
     tree.remove(work)
@@ -292,7 +323,7 @@ class Run:
     output: Path
     work: Path
     common: list[str]  # the arguments both workers take
-    test_images: bytes
+    for_predicting: dict[str, bytes]  # the held-out images and the validation digits, by file name
     own_uid: bool  # see `launch.stop_stragglers`
 
 
@@ -323,16 +354,14 @@ def predict_held_out(run: Run) -> None:
     weights.rename(predict_folder / WEIGHTS_FILE)
     wipe(output, keep={REPORT_FILE, CHECKPOINT_DIR, WORK_DIR}, own_uid=run.own_uid)
     tree.remove(work / "train")
-    (predict_folder / TEST_IMAGES_FILE).write_bytes(run.test_images)
+    for name, content in run.for_predicting.items():
+        (predict_folder / name).write_bytes(content)
+    arguments = [*common, "--work", str(predict_folder), "--layout", str(report.input_layout)]
+    best = _best_checkpoint(output, report.fit.checkpoint.best_model_path)
+    if best is not None:
+        arguments += ["--checkpoint", str(best)]
     predicting = Watch(report, {"prediction", "suspicion", "end"}, "predicting worker", training.suspicions)
-    code = run_worker(
-        zygote,
-        "grader.runner.predict",
-        [*common, "--work", str(predict_folder), "--layout", str(report.input_layout)],
-        predicting,
-        lambda: None,
-        run.own_uid,
-    )
+    code = run_worker(zygote, "grader.runner.predict", arguments, predicting, lambda: None, run.own_uid)
     ended = f"the predicting run ended without an answer (exit code {code})"
     answer = predicting.prediction or Prediction(problem=Problem(kind="Crash", message=ended))
     if answer.predictions is not None and answer.class_name != report.discovery.class_name:
@@ -341,10 +370,55 @@ def predict_held_out(run: Run) -> None:
             problem=Problem(kind="Mismatch", message="the predicting run found another class")
         )
     report.predictions, report.predict_problem = answer.predictions, answer.problem
+    report.measurement = answer.measurement
     report.adaptations += answer.adaptations
     report.stage = "done"
+    for finding in hooks_disagree(report, answer.measurement):
+        training.suspect(finding)
     if _digests(output / CHECKPOINT_DIR) != checkpoints:
         training.suspect("the checkpoint changed after the fit, while the held-out digits were predicted")
+
+
+def _best_checkpoint(output: Path, reported: str | None) -> Path | None:
+    """The best checkpoint the training run reported, if it is a file in the output's checkpoints."""
+    if not reported:
+        return None
+    path = output / reported
+    folder = (output / CHECKPOINT_DIR).resolve()
+    if path.is_symlink() or not path.is_file() or not path.resolve().is_relative_to(folder):
+        return None
+    return path
+
+
+# What a hook's probe says, as both processes must find it; the fields that do not depend on the batch.
+PROBED_FIELDS = {
+    "training_step": ("defined", "ok", "loss_is_scalar", "loss_requires_grad"),
+    "validation_step": ("defined", "ok"),
+    "configure_optimizers": ("ok",),
+}
+
+
+def hooks_disagree(report: RunReport, measurement: Measurement | None) -> list[str]:
+    """Where the training run's report of the hooks differs from what the fresh predicting process found.
+
+    Both call the same hooks of the same class, built the same way: a report that only the training
+    run's own code could have written (a forged one) shows here."""
+    if measurement is None:
+        return []
+    found = []
+    for hook, fields in PROBED_FIELDS.items():
+        again = getattr(measurement, hook)
+        if again is None:
+            continue  # it could not be called again at all: the measurement says why
+        reported = getattr(report, hook)
+        differing = [field for field in fields if getattr(reported, field) != getattr(again, field)]
+        if differing:
+            said = ", ".join(f"{field}={getattr(reported, field)}" for field in differing)
+            seen = ", ".join(f"{field}={getattr(again, field)}" for field in differing)
+            found.append(
+                f"the training run reported `{hook}` with {said}; called again in a fresh process it gave {seen}"
+            )
+    return found
 
 
 if __name__ == "__main__":

@@ -9,12 +9,15 @@ config, or key by key). Missing data files load as stand-ins meanwhile (`stand_i
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from grader.runner import call_sites
 from grader.runner.call_sites import UNKNOWN, CallSite, Configs, SourceFile, known
@@ -212,6 +215,20 @@ def attempts(cls: type, init_kwargs: dict[str, Any], sources: Sources) -> Iterat
     yield from _config_attempts(cls, sources)
 
 
+def own_modules(cls: type, args: tuple | list, kwargs: dict[str, Any]) -> Callable[[], Any]:
+    """`cls(*args, **kwargs)`, except that an argument that is a module (a backbone the student's
+    script built before the call) is copied for each model: otherwise every model would share its
+    weights, and loading one model's weights would load them into all of them."""
+
+    def fresh(value: Any) -> Any:
+        return copy.deepcopy(value) if isinstance(value, torch.nn.Module) else value
+
+    def build() -> Any:
+        return cls(*map(fresh, args), **{name: fresh(value) for name, value in kwargs.items()})
+
+    return build
+
+
 def model_factory(
     cls: type,
     init_kwargs: dict[str, Any],
@@ -230,7 +247,7 @@ def model_factory(
         if attempt.missing:
             incomplete.append(f"{attempt.description} leaves {', '.join(attempt.missing)} unknown")
             continue
-        build = functools.partial(cls, *attempt.args, **attempt.kwargs)
+        build = own_modules(cls, attempt.args, attempt.kwargs)
         try:
             if stand_ins is None:
                 build()

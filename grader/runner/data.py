@@ -69,9 +69,9 @@ def load(work: Path) -> Digits:
     )
 
 
-def unlabelled(test_images: np.ndarray) -> Digits:
-    """The predicting worker's digits: the held-out images only, labelled 0 where a constructor
-    needs labels, so that nothing there can train a model."""
-    images = _images(test_images)
-    labels = torch.zeros(len(images), dtype=torch.long)
-    return Digits(train_x=images, train_y=labels, val_x=images, val_y=labels, test_x=images)
+def measuring(test_images: np.ndarray, val_images: np.ndarray, val_labels: np.ndarray) -> Digits:
+    """The predicting worker's digits: the held-out images without labels, and the validation
+    digits, which the training worker had too; they stand in for data a constructor loads and
+    feed the hooks it calls again."""
+    val_x, val_y = _images(val_images), torch.from_numpy(val_labels).long()
+    return Digits(train_x=val_x, train_y=val_y, val_x=val_x, val_y=val_y, test_x=_images(test_images))

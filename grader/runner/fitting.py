@@ -210,10 +210,11 @@ def _keep_weights_only(path: Path) -> None:
     torch.save({key: _plain(checkpoint.get(key)) for key in KEPT_KEYS}, path)
 
 
-def predict(
+def outputs(
     model: Any, images: Callable[[InputLayout], torch.Tensor], layouts: list[InputLayout]
-) -> tuple[list[int], InputLayout]:
-    """Predicted classes of the test images, fed in the first layout `forward` accepts.
+) -> tuple[torch.Tensor, InputLayout]:
+    """The model's outputs for the images, one row per image, fed in the first layout `forward`
+    accepts (in eval mode, without gradients).
 
     The layout that trained comes first; `training_step` may reshape the batch itself, so
     `forward` can want another one.
@@ -224,14 +225,14 @@ def predict(
         shaped = images(layout)
         try:
             with torch.no_grad():
-                return [c for chunk in shaped.split(PREDICT_BATCH) for c in _classes(model, chunk)], layout
+                return torch.cat([_rows(model, chunk) for chunk in shaped.split(PREDICT_BATCH)]), layout
         except Exception as error:
             first_error = first_error or error
     raise first_error
 
 
-def _classes(model: Any, chunk: torch.Tensor) -> list[int]:
+def _rows(model: Any, chunk: torch.Tensor) -> torch.Tensor:
     output = model(chunk)
     if isinstance(output, tuple | list):
         output = output[0]
-    return output.reshape(len(chunk), -1).argmax(dim=1).tolist()
+    return output.reshape(len(chunk), -1).float()

@@ -92,7 +92,8 @@ def open_submission(
 def build(
     opened: Opened, spec: RunSpec, report: RunReport, submission: Path, stand_ins: StandIns
 ) -> tuple[Any, tuple[int, ...] | None] | None:
-    """A factory of seeded models and the stand-ins' image shape; None when it cannot be built."""
+    """A factory of seeded models (the fit's seed unless told another) and the stand-ins' image
+    shape; None when it cannot be built."""
     try:
         factory, report.construct_notes, shape = constructing.model_factory(
             opened.cls, spec.init_kwargs, opened.sources, stand_ins
@@ -101,8 +102,8 @@ def build(
         report.construct_problem = problem_from(error, submission)
         return None
 
-    def make_model() -> Any:
-        opened.lightning.seed_everything(spec.fit.seed, verbose=False)
+    def make_model(seed: int | None = None) -> Any:
+        opened.lightning.seed_everything(spec.fit.seed if seed is None else seed, verbose=False)
         return factory()
 
     return make_model, shape

@@ -1,72 +1,231 @@
 """The predicting worker: `python -m grader.runner.predict`, started by the supervisor once the
 training worker and everything it left running are gone.
 
-It sees the held-out images and the trained weights, and nothing of the training run: no
-training digits, no files the fit wrote, no process it started. It builds the graded class
-again, loads the weights into it (every tensor must fit) and predicts. A model trained on
-the side during the fit can therefore only count as these weights.
+It sees the held-out images, the validation digits, the trained weights and the best
+checkpoint's, and nothing else of the training run: no training digits, no other file the fit
+wrote, no process it started. It builds the graded class again, loads the weights into it
+(every tensor must fit) and predicts. A model trained on the side during the fit can therefore
+only count as these weights.
+
+It is also where the grader measures the class rather than believing the training run
+(`Measurement`): the held-out images through the weights the fit started from and through the
+trained ones (the host computes both losses, with labels that never enter the sandbox), through
+models that never trained (a class accurate without training did not learn in the fit), and the
+validated digits through the best checkpoint; and it calls the hooks again, so that the training
+run's report of them can be held against a second, fresh process's.
 """
 
 from __future__ import annotations
 
+import base64
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
 from grader.contract import (
+    MAX_CHECKPOINT_BYTES,
+    MAX_OUTPUT_COLUMNS,
     TEST_IMAGES_FILE,
+    VALIDATION_FILES,
     WEIGHTS_FILE,
     InputLayout,
+    Measurement,
+    Outputs,
     Prediction,
     RunReport,
+    RunSpec,
+    inflated_size,
 )
-from grader.runner import data, fitting, opening, worker
+from grader.runner import data, fitting, opening, probes, worker
 from grader.runner.problems import problem_from
 from grader.runner.stand_ins import IMAGE_SHAPES, StandIns
 
+# Models that never trained are built under the fit's seed plus this.
+OTHER_SEED = 1
+UNTRAINED_FRESH = "a fresh model built under another seed"
+UNTRAINED_START = "the weights the fit started from, loaded into a model built under another seed"
+T = TypeVar("T")
 
-def predict(started: worker.Worker, digits: data.Digits, weights: dict, layout: InputLayout) -> Prediction:
+
+def encoded(rows: torch.Tensor) -> Outputs | None:
+    """Outputs as the contract carries them; None for a model wider than any digit classifier."""
+    if rows.ndim != 2 or not 0 < rows.shape[1] <= MAX_OUTPUT_COLUMNS:
+        return None
+    data_ = rows.detach().to(torch.float32).contiguous().numpy().astype("<f4").tobytes()
+    return Outputs(rows=rows.shape[0], columns=rows.shape[1], data=base64.b64encode(data_).decode())
+
+
+def validated_count(spec: RunSpec, available: int) -> int:
+    """How many validation digits the grader's fit validated on (its loader does not shuffle)."""
+    limit = spec.fit.limit_val_batches
+    return available if limit is None else min(available, limit * spec.fit.batch_size)
+
+
+class Measuring:
+    """The measurement being taken: each part is tried on its own, and a failure says why."""
+
+    def __init__(self, submission: Path) -> None:
+        self.submission = submission
+        self.measurement = Measurement()
+
+    def attempt(self, what: str, take: Callable[[], T]) -> T | None:
+        try:
+            return take()
+        except (Exception, SystemExit) as error:
+            self.measurement.problems.append(f"{what}: {problem_from(error, self.submission).message}")
+            return None
+
+
+def predict(
+    started: worker.Worker,
+    digits: data.Digits,
+    weights: dict,
+    checkpoint: dict | None,
+    layout: InputLayout,
+) -> Prediction:
     spec, submission = started.spec, started.submission
     report = RunReport()  # the training worker's report is the one that counts
     opened = opening.open_submission(spec, submission, report, started.real, started.cpu)
     if opened is None:
         return Prediction(problem=report.import_problem)
     answer = Prediction(class_name=report.discovery.class_name)
-    stand_ins = StandIns(digits)  # held-out images, no labels: enough for a constructor
+    stand_ins = StandIns(digits)
     built = opening.build(opened, spec, report, submission, stand_ins)
     if built is None:
         answer.problem = report.construct_problem
         return answer
     make_model, shape = built
+    measuring = Measuring(submission)
+    answer.measurement = measuring.measurement
+    layouts = [layout, *(other for other in spec.input_layouts if other != layout)]
     try:
         with stand_ins.active(shape or IMAGE_SHAPES[0]):
             model = make_model()
+            # Before any weights are loaded: the class as the fit's seed builds it, untrained.
+            initial = measuring.attempt(
+                "the model as built", lambda: fitting.outputs(model, digits.test_images, layouts)[0]
+            )
+            start = {key: value.detach().clone() for key, value in model.state_dict().items()}
             model.load_state_dict(weights, strict=True)
-            others = [other for other in spec.input_layouts if other != layout]
-            answer.predictions, used = fitting.predict(model, digits.test_images, [layout, *others])
+            trained, used = fitting.outputs(model, digits.test_images, layouts)
     except (Exception, SystemExit) as error:
         answer.problem = problem_from(error, submission)
         return answer
+    answer.predictions = trained.argmax(dim=1).tolist()
     if used != layout:
         answer.adaptations.append(
             f"`forward` rejected ({layout}) images outside `training_step`; it predicted from ({used})"
         )
+    with stand_ins.active(shape or IMAGE_SHAPES[0]):
+        measure(measuring, spec, make_model, model, digits, (trained, initial, start, checkpoint), used)
+        recheck_hooks(measuring, opened, spec, make_model, digits)
     return answer
+
+
+def measure(
+    measuring: Measuring,
+    spec: RunSpec,
+    make_model: Callable[..., Any],
+    model: Any,
+    digits: data.Digits,
+    found: tuple[torch.Tensor, torch.Tensor | None, dict, dict | None],
+    layout: InputLayout,
+) -> None:
+    trained, initial, start, checkpoint = found
+    measurement = measuring.measurement
+    measurement.trained = encoded(trained)
+    measurement.initial = encoded(initial) if initial is not None else None
+
+    def predicted(candidate: Any) -> list[int]:
+        return fitting.outputs(candidate, digits.test_images, [layout])[0].argmax(dim=1).tolist()
+
+    other = measuring.attempt(UNTRAINED_FRESH, lambda: make_model(seed=spec.fit.seed + OTHER_SEED))
+    if other is not None:
+        fresh = measuring.attempt(UNTRAINED_FRESH, lambda: predicted(other))
+        if fresh is not None:
+            measurement.untrained[UNTRAINED_FRESH] = fresh
+
+        def started_weights() -> list[int]:
+            other.load_state_dict(start, strict=True)
+            return predicted(other)
+
+        moved = measuring.attempt(UNTRAINED_START, started_weights)
+        if moved is not None:
+            measurement.untrained[UNTRAINED_START] = moved
+    count = validated_count(spec, len(digits.val_x))
+
+    def validated() -> torch.Tensor:
+        if checkpoint is not None:
+            model.load_state_dict(checkpoint, strict=True)
+        return fitting.outputs(model, lambda shape: digits.shaped(digits.val_x[:count], shape), [layout])[0]
+
+    rows = measuring.attempt("the best checkpoint on the validation digits", validated)
+    if rows is not None:
+        measurement.validated = encoded(rows)
+        measurement.validated_from = "checkpoint" if checkpoint is not None else "trained"
+
+
+def recheck_hooks(
+    measuring: Measuring, opened: opening.Opened, spec: RunSpec, make_model: Any, digits: data.Digits
+) -> None:
+    """The hooks called again in this fresh process, on validation digits: the same probes as the
+    training run's, so that a report of them that only that run's own code wrote shows."""
+    base, submission, measurement = (
+        opened.lightning.LightningModule,
+        measuring.submission,
+        measuring.measurement,
+    )
+    probed = measuring.attempt(
+        "training_step", lambda: probes.probe_training_step(make_model, base, digits, spec, submission)
+    )
+    measurement.training_step = probed[0] if probed else None
+    layout = probed[1] if probed else spec.input_layouts[0]
+    measurement.validation_step = measuring.attempt(
+        "validation_step",
+        lambda: probes.probe_step(
+            make_model,
+            "validation_step",
+            base,
+            digits.val_batch(layout, spec.fit.batch_size),
+            submission,
+            train=False,
+        ),
+    )
+    measurement.configure_optimizers = measuring.attempt(
+        "configure_optimizers", lambda: probes.probe_optimizers(make_model(), submission)
+    )
+
+
+def _checkpoint_weights(path: Path | None) -> dict | None:
+    """The best checkpoint's weights, read weights-only before any student code runs."""
+    if path is None or path.is_symlink() or not path.is_file() or inflated_size(path) > MAX_CHECKPOINT_BYTES:
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True).get("state_dict")
+    except Exception:
+        return None  # an unreadable checkpoint costs `checkpoint-saved` on the host
+    return state if isinstance(state, dict) else None
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = worker.arguments("python -m grader.runner.predict")
     parser.add_argument("--layout", required=True, help="the input layout that trained")
+    parser.add_argument("--checkpoint", type=Path, help="the best checkpoint the fit saved")
     args = parser.parse_args(argv)
     # Read before any student code runs, then gone from the disk.
     weights = torch.load(args.work / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+    checkpoint = _checkpoint_weights(args.checkpoint)
     images = np.load(args.work / TEST_IMAGES_FILE, allow_pickle=False)
-    for name in (WEIGHTS_FILE, TEST_IMAGES_FILE):
+    validation = [np.load(args.work / name, allow_pickle=False) for name in VALIDATION_FILES]
+    for name in (WEIGHTS_FILE, TEST_IMAGES_FILE, *VALIDATION_FILES):
         (args.work / name).unlink()
     started = worker.start(args)
     try:
-        answer = predict(started, data.unlabelled(images), weights, args.layout)
+        answer = predict(started, data.measuring(images, *validation), weights, checkpoint, args.layout)
     except (Exception, SystemExit) as error:
         answer = Prediction(problem=problem_from(error, started.submission, by_grader=True))
     started.channel.predicted(answer)

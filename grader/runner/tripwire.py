@@ -9,19 +9,26 @@ Installed in a worker after the trusted libraries and before any student import.
   compared before each message, for replaced functions (setting a module's or a class's
   attribute raises no audit event).
 Only code of the submission is suspected: the event is charged to the nearest frame outside
-the standard library, and Lightning's or torch's own introspection is theirs.
+the standard library, and Lightning's or torch's own introspection is theirs. Since that
+decision reads a frame's file name, which `compile` lets anyone choose, the hook also reports
+student code that makes code under the file name of the grader or a library (`compile`, `exec`,
+`code.replace`, `types.FunctionType`, `marshal.loads`), unless the import system is loading that
+file with its standard loaders; and student code that opens or lists the worker's own file
+descriptors (`/proc/self/fd`), where its pipe to the supervisor is.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import site
 import sys
 import sysconfig
 import threading
 from collections.abc import Callable
+from importlib.machinery import SourceFileLoader, SourcelessFileLoader
 from pathlib import Path
-from types import FrameType, FunctionType, ModuleType
+from types import CodeType, FrameType, FunctionType, ModuleType
 from typing import Any
 
 import grader
@@ -31,6 +38,8 @@ GRADER_FOLDER = str(Path(grader.__file__).resolve().parent)
 STDLIB_FOLDER = str(Path(os.__file__).resolve().parent)
 PROTECTED_PACKAGES = frozenset(
     {"grader", "torch", "lightning", "pytorch_lightning", "lightning_fabric", "torchmetrics"}
+    # The import system, whose standard loaders vouch for the code they load.
+    | {"importlib", "_frozen_importlib", "_frozen_importlib_external"}
 )
 OBJECT_WALKS = frozenset({"gc.get_objects", "gc.get_referrers", "gc.get_referents"})
 TRACING = frozenset({"sys._current_frames", "sys.settrace", "sys.setprofile"})
@@ -46,19 +55,28 @@ MEMORY_ACCESS = frozenset(
     }
 )
 SIGNALS = frozenset({"os.kill", "os.killpg"})
+CODE_MAKING = frozenset({"compile", "exec", "code.__new__", "function.__new__", "marshal.loads"})
+DESCRIPTOR_ACCESS = frozenset({"open", "os.listdir", "os.scandir"})
+DESCRIPTOR_FOLDERS = re.compile(r"/(proc/(self|thread-self|\d+)(/task/\d+)?/fd(info)?|dev/fd)(/|$)")
+STANDARD_LOADERS = (SourceFileLoader, SourcelessFileLoader)
+IMPORT_SYSTEM = "<frozen importlib._bootstrap_external>"
 
 
-def _trusted_folders() -> tuple[str, ...]:
+def trusted_folders() -> tuple[str, ...]:
+    """Where the grader and the installed libraries live (read-only in every sandbox)."""
     folders = {*site.getsitepackages(), site.getusersitepackages(), GRADER_FOLDER}
     folders |= {sysconfig.get_paths()[key] for key in ("purelib", "platlib")}
     return tuple(folders)
 
 
 class Tripwire:
-    def __init__(self, report: Callable[[str], None], protected: set[int], classes: list[type]) -> None:
+    def __init__(
+        self, report: Callable[[str], None], protected: set[int], classes: list[type], channel: int
+    ) -> None:
         self._report = report
         self._protected = {*protected, 1, 0, -1}
-        self._trusted = _trusted_folders()
+        self._channel = channel
+        self._trusted = trusted_folders()
         self._busy = threading.local()
         self._modules = self._grader_modules()
         self._methods = _methods(classes)
@@ -95,7 +113,7 @@ class Tripwire:
         sys.addaudithook(self._hook)
 
     def _hook(self, event: str, args: tuple[Any, ...]) -> None:
-        if event not in WATCHED or getattr(self._busy, "active", False):
+        if event not in WATCHED or getattr(self._busy, "active", False) or not self._relevant(event, args):
             return
         self._busy.active = True  # what the hook itself touches raises events too
         try:
@@ -107,11 +125,30 @@ class Tripwire:
         finally:
             self._busy.active = False
 
+    def _relevant(self, event: str, args: tuple[Any, ...]) -> bool:
+        """A cheap first look at the frequent events (every file opened, every module executed)."""
+        if event in DESCRIPTOR_ACCESS:
+            target = args[0]
+            if isinstance(target, int):
+                return target == self._channel
+            return isinstance(target, str | bytes) and bool(DESCRIPTOR_FOLDERS.match(os.fsdecode(target)))
+        if event in CODE_MAKING and event != "marshal.loads":
+            made = args[0] if event in ("exec", "function.__new__") else args[1]
+            file = made.co_filename if isinstance(made, CodeType) else made
+            return isinstance(file, str) and file.startswith((*self._trusted, STDLIB_FOLDER))
+        return True
+
     def _judge(self, event: str, args: tuple[Any, ...]) -> str | None:
         caller = self._student_caller()
         if caller is None:
             return None
         where = f"{Path(caller.f_code.co_filename).name}:{caller.f_lineno}"
+        if event in DESCRIPTOR_ACCESS:
+            return f"the worker's own file descriptors were opened or listed (`{event}`) at {where}"
+        if event in CODE_MAKING:
+            if self._imported(caller):
+                return None
+            return f"code was made under the file name of the grader or a library (`{event}`) at {where}"
         if event in OBJECT_WALKS or event in TRACING or event in MEMORY_ACCESS:
             return f"`{event}` called at {where}"
         if event == "sys._getframe" and self._is_grader(args[0]):
@@ -141,11 +178,21 @@ class Tripwire:
         return None
 
     @staticmethod
+    def _imported(caller: FrameType) -> bool:
+        """Whether the import system's standard loaders, below the student's frame, are loading a file."""
+        frame = sys._getframe(3)
+        while frame is not None and frame is not caller:
+            if frame.f_code.co_filename == IMPORT_SYSTEM and frame.f_code.co_name == "exec_module":
+                return type(frame.f_locals.get("self")) in STANDARD_LOADERS
+            frame = frame.f_back
+        return False
+
+    @staticmethod
     def _is_grader(frame: object) -> bool:
         return isinstance(frame, FrameType) and frame.f_code.co_filename.startswith(GRADER_FOLDER)
 
 
-WATCHED = OBJECT_WALKS | TRACING | MEMORY_ACCESS | SIGNALS
+WATCHED = OBJECT_WALKS | TRACING | MEMORY_ACCESS | SIGNALS | CODE_MAKING | DESCRIPTOR_ACCESS
 WATCHED |= {"sys._getframe", "object.__getattr__", "object.__setattr__", "object.__delattr__"}
 
 
@@ -167,9 +214,11 @@ def _methods(classes: list[type]) -> dict[type, dict[str, Any]]:
     }
 
 
-def install(report: Callable[[str], None], classes: list[type], protected: set[int]) -> Tripwire:
+def install(
+    report: Callable[[str], None], classes: list[type], protected: set[int], channel: int
+) -> Tripwire:
     """Install the hook; `classes` (and their bases) are the library classes whose methods the
-    grader relies on, `protected` the pids of the grader's processes."""
-    tripwire = Tripwire(report, protected, classes)
+    grader relies on, `protected` the pids of the grader's processes, `channel` the pipe's descriptor."""
+    tripwire = Tripwire(report, protected, classes, channel)
     tripwire.install()
     return tripwire

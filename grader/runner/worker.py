@@ -44,6 +44,8 @@ def start(args: argparse.Namespace) -> Worker:
     cpu = devices.CpuOnly(torch, submission)
     cpu.install()  # before the tripwire's snapshot: these are the grader's own patches
     # Signals to the supervisor or to this worker's parent (the zygote) are the tripwire's.
-    wire = tripwire.install(channel.suspect, frameworks.classes(real), {args.supervisor, os.getppid()})
+    wire = tripwire.install(
+        channel.suspect, frameworks.classes(real), {args.supervisor, os.getppid()}, args.channel
+    )
     channel.guard_with(wire.replaced)
     return Worker(spec, submission, channel, real, cpu)

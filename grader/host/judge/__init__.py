@@ -12,12 +12,13 @@ import numpy as np
 from grader.contract import RunReport
 from grader.host.execute import Execution
 from grader.host.judge.integrity import suspicions
+from grader.host.judge.measured import measure
 from grader.host.judge.scoring import Evidence, blocked_fix, score
 from grader.host.judge.static_checks import scan
 from grader.host.judge.verdict import status_of, status_reason, stop_reason
 from grader.host.prepare.discovery import Submission
 from grader.host.prepare.staging import Staged
-from grader.host.results import CriterionResult, GradeResult, Timings
+from grader.host.results import CriterionResult, GradeResult, Measured, Timings
 from grader.rubric.models import Rubric, UsesCallbacks
 
 if TYPE_CHECKING:
@@ -71,6 +72,22 @@ def callback_names(rubric: Rubric) -> set[str]:
     return {name for c in rubric.criteria if isinstance(c, UsesCallbacks) for name in c.callbacks}
 
 
+def measured_of(report: RunReport | None, context: GradingContext) -> Measured | None:
+    """The grader's own measurements of the trained model, with the labels only the host holds."""
+    if report is None:
+        return None
+    return measure(report.measurement, context.splits.test.labels, context.splits.val.labels)
+
+
+def not_learned(measured: Measured | None) -> list[str]:
+    """What the instructor should review although the report itself can be believed."""
+    untrained = measured.accurate_untrained if measured else None
+    if not untrained:
+        return []
+    what, accuracy = untrained
+    return [f"{what} reached {accuracy:.1%} held-out accuracy without any training"]
+
+
 def judge(
     submission: Submission, staged: Staged, run: Execution, context: GradingContext, started: float
 ) -> GradeResult:
@@ -84,6 +101,7 @@ def judge(
         if tampering
         else stop_reason(outcome, report, context.wall_seconds, rubric.limits)
     )
+    measured = measured_of(report, context)
     evidence = Evidence(
         report=report,
         stop_reason=stop,
@@ -92,6 +110,7 @@ def judge(
         accuracy=accuracy(report, context.splits.test.labels),
         reference_accuracy=reference,
         rubric=rubric,
+        measured=measured,
     )
     criteria = [
         c.model_copy(update={"message": staged.in_notebooks(c.message)}) for c in score(rubric, evidence)
@@ -121,9 +140,10 @@ def judge(
             fit_seconds=round(report.fit.seconds, 2) if report and report.fit.seconds else None,
             stages=report.timings if report else {},
         ),
-        tampering=tampering,
+        tampering=tampering + not_learned(measured),
         peak_memory_mb=outcome.peak_memory_mb,
         fit=report.fit if fitted else None,
+        measured=measured,
         stdout=outcome.stdout,
         stderr=outcome.stderr,
     )

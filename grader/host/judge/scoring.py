@@ -15,7 +15,7 @@ from grader.contract import Problem, RunReport
 from grader.host.execute.checkpoint import CheckpointFacts
 from grader.host.judge.static_checks import MAX_SOURCE_BYTES, SourceFacts
 from grader.host.judge.verdict import Need, blocker, where
-from grader.host.results import CriterionResult
+from grader.host.results import CriterionResult, Measured
 from grader.rubric.models import Criterion, Rubric
 
 
@@ -28,6 +28,7 @@ class Evidence:
     accuracy: float | None
     reference_accuracy: float | None
     rubric: Rubric
+    measured: Measured | None = None  # what the grader measured of the trained model itself
 
     @property
     def monitor(self) -> str:
@@ -238,29 +239,77 @@ def _fit_completes(criterion: Criterion, evidence: Evidence) -> Verdict:
     return Verdict(0.0, "`Trainer.fit` was interrupted before it finished.")
 
 
-@check("loss-decreases", needs="trained")
-def _loss_decreases(criterion: Criterion, evidence: Evidence) -> Verdict:
+def _unmeasured(evidence: Evidence) -> str:
+    """Why the grader has no measurement of the trained model, in the student's terms."""
+    problem = evidence.report.predict_problem
+    if problem:
+        return f"`forward` raised `{problem.message}`{where(problem.location)}"
+    problems = evidence.measured.problems if evidence.measured else ()
+    return problems[0] if problems else "your model's outputs hold no score per digit class"
+
+
+def _logged_fall(evidence: Evidence, window: int) -> tuple[float, float] | None:
+    """The first and last losses `training_step` returned, averaged over `window` steps."""
     losses = evidence.report.fit.train_losses
-    window = criterion.window
     if len(losses) < 2 * window:
+        return None
+    return fmean(losses[:window]), fmean(losses[-window:])
+
+
+@check("loss-decreases", needs="done")
+def _loss_decreases(criterion: Criterion, evidence: Evidence) -> Verdict:
+    measured = evidence.measured
+    if measured is None or measured.loss_fell is None:
+        return Verdict(0.0, f"The grader could not measure your model's loss: {_unmeasured(evidence)}.")
+    logged = _logged_fall(evidence, criterion.window)
+    start, end = measured.initial_loss, measured.final_loss
+    if measured.loss_fell:
+        said = f"; the loss `training_step` returned went {logged[0]:.3f} → {logged[1]:.3f}" if logged else ""
         return Verdict(
-            0.0,
-            f"Only {len(losses)} training losses were recorded; `training_step` must return the loss.",
+            1.0,
+            f"The grader's own loss on held-out digits fell from {start:.3f} (your model as built) "
+            f"to {end:.3f} after the fit{said}.",
         )
-    start, end = fmean(losses[:window]), fmean(losses[-window:])
-    verb = "fell" if end < start else "did not fall"
-    return Verdict(
-        float(end < start),
-        f"The training loss {verb}: {start:.3f} over the first {window} steps, {end:.3f} over the last {window}.",
+    message = f"The grader's own loss on held-out digits did not fall: {start:.3f} as built, {end:.3f} after the fit"
+    if logged and logged[1] < logged[0]:
+        message += (
+            f", although the loss `training_step` returned fell ({logged[0]:.3f} → {logged[1]:.3f}): "
+            "that loss must come from your model's outputs, so that its gradient trains the weights"
+        )
+    return Verdict(0.0, message + ".")
+
+
+def _monitored_disagrees(evidence: Evidence, value: float | None) -> str | None:
+    """Why a monitored value the callbacks saw cannot be believed; None when it can.
+
+    A model whose measured loss fell really trained, so what it logged followed a real fit;
+    otherwise the value must be the loss the grader measured of the best checkpoint."""
+    measured = evidence.measured
+    if measured is None or value is None:
+        return f"the grader could not measure your model's loss to compare with (`{_unmeasured(evidence)}`)"
+    if measured.loss_fell:
+        return None
+    agreement = measured.agrees_with(value)
+    if agreement:
+        return None
+    if agreement is None:
+        return f"the grader could not measure the best checkpoint's loss to compare with ({_unmeasured(evidence)})"
+    best = min(measured.validated_losses.values())
+    return (
+        f"the `{evidence.monitor}` it saw ({value:.3f}) is not your model's loss on the validation digits, "
+        f"which the grader measured as {best:.3f}: log the loss of your model's outputs"
     )
 
 
-@check("checkpoint-saved", needs="trained")
+@check("checkpoint-saved", needs="done")
 def _checkpoint_saved(criterion: Criterion, evidence: Evidence) -> Verdict:
     facts = evidence.checkpoint
     if facts and facts.fits_model:
         score = evidence.report.fit.checkpoint.best_model_score
         best = f" (best {evidence.monitor} {score:.4f})" if score is not None else ""
+        doubt = _monitored_disagrees(evidence, score)
+        if doubt:
+            return Verdict(0.0, f"A best checkpoint was saved{best}, but {doubt}.")
         return Verdict(1.0, f"The best checkpoint was saved{best}; {facts.message}.")
     if evidence.monitor not in evidence.report.fit.logged_metrics:
         return Verdict(0.0, f"No best checkpoint: {_never_logged(evidence)}.")
@@ -269,17 +318,20 @@ def _checkpoint_saved(criterion: Criterion, evidence: Evidence) -> Verdict:
     return Verdict(0.0, f"No best checkpoint: {facts.message if facts else 'none was saved'}.")
 
 
-@check("early-stopping", needs="trained")
+@check("early-stopping", needs="done")
 def _early_stopping(criterion: Criterion, evidence: Evidence) -> Verdict:
     state = evidence.report.fit.early_stopping
-    if state.checks and state.best_score is not None:
-        stopped = f", stopped the fit at epoch {state.stopped_epoch}" if state.stopped_epoch else ""
-        return Verdict(
-            1.0,
-            f"`EarlyStopping` watched `{state.monitor}` at {state.checks} validation checks "
-            f"(best {state.best_score:.4f}, patience {state.patience}{stopped}).",
-        )
-    return Verdict(0.0, f"`EarlyStopping` had nothing to watch: {_never_logged(evidence)}.")
+    if not state.checks or state.best_score is None:
+        return Verdict(0.0, f"`EarlyStopping` had nothing to watch: {_never_logged(evidence)}.")
+    doubt = _monitored_disagrees(evidence, state.best_score)
+    if doubt:
+        return Verdict(0.0, f"`EarlyStopping` watched `{state.monitor}`, but {doubt}.")
+    stopped = f", stopped the fit at epoch {state.stopped_epoch}" if state.stopped_epoch else ""
+    return Verdict(
+        1.0,
+        f"`EarlyStopping` watched `{state.monitor}` at {state.checks} validation checks "
+        f"(best {state.best_score:.4f}, patience {state.patience}{stopped}).",
+    )
 
 
 @check("uses-callbacks", needs=None)
@@ -324,6 +376,16 @@ def _accuracy(criterion: Criterion, evidence: Evidence) -> Verdict:
             else "no valid predictions"
         )
         return Verdict(0.0, f"Held-out accuracy could not be measured: {why}.")
+    untrained = evidence.measured.accurate_untrained if evidence.measured else None
+    if untrained:
+        what, accuracy = untrained
+        return Verdict(
+            0.0,
+            f"Held-out accuracy {evidence.accuracy:.1%}, but {what} already reached {accuracy:.1%}: "
+            "the accuracy was not learned in the grader's fit, so it earns nothing (your instructor will review it).",
+            fix="Predict from your model's own trained weights: `forward` must compute its answer from the "
+            "parameters the fit trains.",
+        )
     if not evidence.reference_accuracy:
         return Verdict(0.0, f"Held-out accuracy {evidence.accuracy:.1%}; the reference is unavailable.")
     ratio = evidence.accuracy / evidence.reference_accuracy
