@@ -158,10 +158,9 @@ class Measurement(Contract):
     The host turns it into evidence of its own (`host/judge/measured.py`): the loss at the fit's
     start and end on held-out digits whose labels never enter the sandbox, whether the class was
     accurate before any training, and the best checkpoint's loss on the digits the fit validated on.
-    The hooks are called again here too, so that a training run's report that they passed can be
-    held against a second process's finding.
     """
 
+    loaded: bool = False  # the trained weights fit the class, tensor for tensor
     trained: Outputs | None = None  # the held-out images through the trained weights
     initial: Outputs | None = None  # ... through the weights the fit started from (built under its seed)
     # Predicted classes of the held-out images by models that never trained, by what they are.
@@ -169,9 +168,6 @@ class Measurement(Contract):
     # The digits the fit validated on, through the best checkpoint's weights (else the trained ones).
     validated: Outputs | None = None
     validated_from: Literal["checkpoint", "trained"] | None = None
-    training_step: StepProbe | None = None
-    validation_step: StepProbe | None = None
-    configure_optimizers: OptimizerProbe | None = None
     problems: list[str] = Field(default_factory=list)  # what could not be measured, and why
 
 
@@ -209,6 +205,7 @@ class Prediction(Contract):
     """The predicting worker's answer: the held-out images through the trained weights."""
 
     class_name: str | None = None
+    built: bool = False  # the graded class was built again here, as the training run built it
     predictions: list[int] | None = None
     problem: Problem | None = None
     adaptations: list[str] = Field(default_factory=list)

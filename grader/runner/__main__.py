@@ -39,25 +39,58 @@ from grader.contract import (
     TEST_IMAGES_FILE,
     VALIDATION_FILES,
     WEIGHTS_FILE,
-    Measurement,
+    Discovery,
+    OptimizerProbe,
     Prediction,
     Problem,
     RunReport,
     SignedReport,
+    StepProbe,
     WorkerMessage,
     signature,
 )
 from grader.runner import launch, syscall_filter
 
 WORK_DIR = ".grader-work"
+TRAINING_FILES = ("train_x.npy", "train_y.npy", "val_x.npy", "val_y.npy")
 # A report's fields that a later message may not change once their stage was reported.
 SETTLED_AT = {
     "found": ("discovery", "hook_sources"),
     "probed": ("input_layout", "training_step", "validation_step", "configure_optimizers"),
     "fitted": ("fit",),
 }
+AGREED_BEFORE_FIT = ("found", "probed")
 STRAGGLER_GRACE_SECONDS = 2.0
 FIT_TIME_SLACK_SECONDS = 1.0
+
+
+def order_of(stage: str) -> int:
+    return RUNNER_STAGES.index(stage)
+
+
+def _problem_kind(probe: StepProbe | OptimizerProbe) -> str | None:
+    return probe.problem.kind if probe.problem else None
+
+
+def _essence(field: str, value: object) -> object:
+    """What two processes must both find of a report's field: what does not hold a memory address
+    or a timing (an error's message may print an object's address)."""
+    if isinstance(value, Discovery):
+        return (value.framework, value.class_name, value.file, value.line)
+    if isinstance(value, dict):  # hook sources
+        return {name: (hook.defined, sorted(hook.logged)) for name, hook in value.items()}
+    if isinstance(value, StepProbe):
+        return (
+            value.defined,
+            value.ok,
+            value.loss_is_scalar,
+            value.loss_requires_grad,
+            sorted(value.logged),
+            _problem_kind(value),
+        )
+    if isinstance(value, OptimizerProbe):
+        return (value.ok, _problem_kind(value))
+    return value
 
 
 class Signer:
@@ -91,8 +124,17 @@ class Signer:
 class Watch:
     """What one worker said, checked as it arrives."""
 
-    def __init__(self, report: RunReport, allowed: set[str], name: str, suspicions: list[str]) -> None:
+    def __init__(
+        self,
+        report: RunReport,
+        allowed: set[str],
+        name: str,
+        suspicions: list[str],
+        reference: RunReport | None = None,
+    ) -> None:
         self.report, self.allowed, self.name = report, allowed, name
+        # What the probing worker, a fresh process before this one, found: this worker must agree.
+        self.reference = reference
         self.suspicions = suspicions  # shared by both workers' watches
         self.prediction: Prediction | None = None
         self.ended = False
@@ -134,7 +176,7 @@ class Watch:
         return False
 
     def _merge(self, new: RunReport) -> None:
-        order = RUNNER_STAGES.index
+        order = order_of
         if order(new.stage) < order(self.report.stage):
             self.suspect(f"the report went back from stage `{self.report.stage}` to `{new.stage}`")
         elif order(new.stage) > order(self.report.stage) + 1:
@@ -142,6 +184,7 @@ class Watch:
             self.suspect(f"the report jumped from stage `{self.report.stage}` to `{new.stage}`")
         self.arrived.setdefault(new.stage, round(time.monotonic() - self._started, 3))
         self._check_fit_time(new)
+        self._check_reference(new)
         for stage, fields in SETTLED_AT.items():
             if order(new.stage) < order(stage):
                 continue
@@ -154,6 +197,25 @@ class Watch:
         new.tampering = []
         new.timings = dict(self.arrived)
         self.report = new
+
+    def _check_reference(self, new: RunReport) -> None:
+        """What this worker found must be what the probing worker found, stage by stage."""
+        if self.reference is None or order_of(new.stage) > order_of("probed"):
+            return
+        if order_of(new.stage) > order_of(self.reference.stage):
+            self.suspect(
+                f"the {self.name} reached stage `{new.stage}`, where a fresh process before it stopped "
+                f"at `{self.reference.stage}`"
+            )
+            return
+        for stage, fields in SETTLED_AT.items():
+            if order_of(new.stage) < order_of(stage) or stage not in AGREED_BEFORE_FIT:
+                continue
+            for field in fields:
+                if _essence(field, getattr(new, field)) != _essence(field, getattr(self.reference, field)):
+                    self.suspect(
+                        f"the {self.name} reported `{field}` otherwise than a fresh process before it found it"
+                    )
 
     def _check_fit_time(self, new: RunReport) -> None:
         """A fit cannot have taken longer than the time between its stages' reports."""
@@ -249,14 +311,16 @@ def wipe(output: Path, keep: set[str], own_uid: bool) -> None:
                     tree.remove(entry)
 
 
-def unpack(bundle: bytes, folder: Path) -> dict[str, bytes]:
-    """The training digits into `folder`; what the predicting worker gets is kept in memory, where
-    the training run cannot change it: the held-out images and the validation digits."""
-    folder.mkdir(parents=True)
+def unpack(bundle: bytes) -> dict[str, bytes]:
+    """The digits each worker gets, kept in memory where no worker can change them."""
     with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
-        for name in ("train_x", "train_y", "val_x", "val_y"):
-            (folder / f"{name}.npy").write_bytes(archive.read(f"{name}.npy"))
-        return {name: archive.read(name) for name in (TEST_IMAGES_FILE, *VALIDATION_FILES)}
+        return {name: archive.read(name) for name in (*TRAINING_FILES, TEST_IMAGES_FILE, *VALIDATION_FILES)}
+
+
+def lay_out(digits: dict[str, bytes], names: tuple[str, ...], folder: Path) -> None:
+    folder.mkdir(parents=True)
+    for name in names:
+        (folder / name).write_bytes(digits[name])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -289,11 +353,12 @@ def main(argv: list[str] | None = None) -> int:
     signer = Signer(output / REPORT_FILE, key)
     del key
     work = output / WORK_DIR
-    for_predicting = unpack(bundle, work / "train")
+    digits = unpack(bundle)
     del bundle
     common = ["--submission", str(submission), "--input", str(inputs)]
 
     suspicions: list[str] = []
+    # Its report is the run's once it starts; until then the run has no confirmed stage.
     training = Watch(RunReport(), {"report", "suspicion", "end"}, "training worker", suspicions)
 
     def save() -> None:
@@ -304,9 +369,7 @@ def main(argv: list[str] | None = None) -> int:
 
     save()
     try:
-        code = train_and_predict(
-            Run(zygote, training, output, work, common, for_predicting, args.own_uid), save
-        )
+        code = train_and_predict(Run(zygote, training, output, work, common, digits, args.own_uid), save)
     finally:
         zygote.stop()
     tree.remove(work)
@@ -323,19 +386,22 @@ class Run:
     output: Path
     work: Path
     common: list[str]  # the arguments both workers take
-    for_predicting: dict[str, bytes]  # the held-out images and the validation digits, by file name
+    digits: dict[str, bytes]  # every worker's digits by file name, as the host sent them
     own_uid: bool  # see `launch.stop_stragglers`
 
 
 def train_and_predict(run: Run, save: Callable[[], None]) -> int:
-    code = run_worker(
-        run.zygote,
-        "grader.runner.train",
-        [*run.common, "--output", str(run.output), "--work", str(run.work / "train")],
-        run.training,
-        save,
-        run.own_uid,
-    )
+    """The three workers in turn: probing, training, predicting; each a fresh process."""
+    probing = Watch(RunReport(), {"report", "suspicion", "end"}, "probing worker", run.training.suspicions)
+    arguments = [*run.common, "--output", str(run.output), "--work", str(run.work / "train")]
+    lay_out(run.digits, TRAINING_FILES, run.work / "train")
+    run_worker(run.zygote, "grader.runner.probe", arguments, probing, lambda: None, run.own_uid)
+    # Nothing the probing run left reaches the training run: it starts as the first one did.
+    wipe(run.output, keep={REPORT_FILE, WORK_DIR}, own_uid=run.own_uid)
+    tree.remove(run.work)
+    lay_out(run.digits, TRAINING_FILES, run.work / "train")
+    run.training.reference = probing.report
+    code = run_worker(run.zygote, "grader.runner.train", arguments, run.training, save, run.own_uid)
     if run.training.report.stage == "fitted" and run.training.report.input_layout:
         predict_held_out(run)
     return code
@@ -354,27 +420,27 @@ def predict_held_out(run: Run) -> None:
     weights.rename(predict_folder / WEIGHTS_FILE)
     wipe(output, keep={REPORT_FILE, CHECKPOINT_DIR, WORK_DIR}, own_uid=run.own_uid)
     tree.remove(work / "train")
-    for name, content in run.for_predicting.items():
-        (predict_folder / name).write_bytes(content)
+    for name in (TEST_IMAGES_FILE, *VALIDATION_FILES):
+        (predict_folder / name).write_bytes(run.digits[name])
     arguments = [*common, "--work", str(predict_folder), "--layout", str(report.input_layout)]
     best = _best_checkpoint(output, report.fit.checkpoint.best_model_path)
     if best is not None:
         arguments += ["--checkpoint", str(best)]
     predicting = Watch(report, {"prediction", "suspicion", "end"}, "predicting worker", training.suspicions)
     code = run_worker(zygote, "grader.runner.predict", arguments, predicting, lambda: None, run.own_uid)
-    ended = f"the predicting run ended without an answer (exit code {code})"
-    answer = predicting.prediction or Prediction(problem=Problem(kind="Crash", message=ended))
-    if answer.predictions is not None and answer.class_name != report.discovery.class_name:
-        training.suspect(f"the predicting run found class `{answer.class_name}`, not the trained one")
-        answer = Prediction(
-            problem=Problem(kind="Mismatch", message="the predicting run found another class")
-        )
-    report.predictions, report.predict_problem = answer.predictions, answer.problem
-    report.measurement = answer.measurement
-    report.adaptations += answer.adaptations
-    report.stage = "done"
-    for finding in hooks_disagree(report, answer.measurement):
+    if predicting.prediction is None:
+        ended = f"the predicting run ended without an answer (exit code {code})"
+        report.predict_problem, report.stage = Problem(kind="Crash", message=ended), "done"
+        return
+    answer = predicting.prediction
+    contradictions = disagreements(report, answer)
+    for finding in contradictions:
         training.suspect(finding)
+    if not contradictions:
+        report.predictions, report.predict_problem = answer.predictions, answer.problem
+        report.measurement = answer.measurement
+        report.adaptations += answer.adaptations
+    report.stage = "done"
     if _digests(output / CHECKPOINT_DIR) != checkpoints:
         training.suspect("the checkpoint changed after the fit, while the held-out digits were predicted")
 
@@ -390,35 +456,20 @@ def _best_checkpoint(output: Path, reported: str | None) -> Path | None:
     return path
 
 
-# What a hook's probe says, as both processes must find it; the fields that do not depend on the batch.
-PROBED_FIELDS = {
-    "training_step": ("defined", "ok", "loss_is_scalar", "loss_requires_grad"),
-    "validation_step": ("defined", "ok"),
-    "configure_optimizers": ("ok",),
-}
+def disagreements(report: RunReport, answer: Prediction) -> list[str]:
+    """Where the predicting worker's answer contradicts the training run's report.
 
-
-def hooks_disagree(report: RunReport, measurement: Measurement | None) -> list[str]:
-    """Where the training run's report of the hooks differs from what the fresh predicting process found.
-
-    Both call the same hooks of the same class, built the same way: a report that only the training
-    run's own code could have written (a forged one) shows here."""
-    if measurement is None:
-        return []
-    found = []
-    for hook, fields in PROBED_FIELDS.items():
-        again = getattr(measurement, hook)
-        if again is None:
-            continue  # it could not be called again at all: the measurement says why
-        reported = getattr(report, hook)
-        differing = [field for field in fields if getattr(reported, field) != getattr(again, field)]
-        if differing:
-            said = ", ".join(f"{field}={getattr(reported, field)}" for field in differing)
-            seen = ", ".join(f"{field}={getattr(again, field)}" for field in differing)
-            found.append(
-                f"the training run reported `{hook}` with {said}; called again in a fresh process it gave {seen}"
-            )
-    return found
+    Both import the same submission and build the same class the same way; a fresh process that
+    finds another class, or cannot build it, contradicts a report that only the training run's own
+    code may have written."""
+    if answer.problem and answer.problem.by_grader:
+        return []  # the grader's own failure is no evidence
+    if answer.class_name != report.discovery.class_name:
+        return [f"the predicting run found class `{answer.class_name}`, not the trained one"]
+    if not answer.built:
+        why = f" (`{answer.problem.kind}`)" if answer.problem else ""
+        return [f"the training run built the model, but a fresh process could not build it again{why}"]
+    return []
 
 
 if __name__ == "__main__":

@@ -71,7 +71,6 @@ def load(work: Path) -> Digits:
 
 def measuring(test_images: np.ndarray, val_images: np.ndarray, val_labels: np.ndarray) -> Digits:
     """The predicting worker's digits: the held-out images without labels, and the validation
-    digits, which the training worker had too; they stand in for data a constructor loads and
-    feed the hooks it calls again."""
+    digits, which the training worker had too (they stand in for data a constructor loads)."""
     val_x, val_y = _images(val_images), torch.from_numpy(val_labels).long()
     return Digits(train_x=val_x, train_y=val_y, val_x=val_x, val_y=val_y, test_x=_images(test_images))

@@ -42,7 +42,7 @@ REPARENT_SECONDS = 2.0
 # nothing of the student's when a worker starts.
 SAFE_PATH = ["-P"] if sys.version_info >= (3, 11) else []
 
-WorkerModule = Literal["grader.runner.train", "grader.runner.predict"]
+WorkerModule = Literal["grader.runner.probe", "grader.runner.train", "grader.runner.predict"]
 
 
 class WorkerRequest(BaseModel):

@@ -11,8 +11,7 @@ It is also where the grader measures the class rather than believing the trainin
 (`Measurement`): the held-out images through the weights the fit started from and through the
 trained ones (the host computes both losses, with labels that never enter the sandbox), through
 models that never trained (a class accurate without training did not learn in the fit), and the
-validated digits through the best checkpoint; and it calls the hooks again, so that the training
-run's report of them can be held against a second, fresh process's.
+validated digits through the best checkpoint.
 """
 
 from __future__ import annotations
@@ -40,7 +39,7 @@ from grader.contract import (
     RunSpec,
     inflated_size,
 )
-from grader.runner import data, fitting, opening, probes, worker
+from grader.runner import data, fitting, opening, worker
 from grader.runner.problems import problem_from
 from grader.runner.stand_ins import IMAGE_SHAPES, StandIns
 
@@ -99,6 +98,7 @@ def predict(
         answer.problem = report.construct_problem
         return answer
     make_model, shape = built
+    answer.built = True
     measuring = Measuring(submission)
     answer.measurement = measuring.measurement
     layouts = [layout, *(other for other in spec.input_layouts if other != layout)]
@@ -111,6 +111,7 @@ def predict(
             )
             start = {key: value.detach().clone() for key, value in model.state_dict().items()}
             model.load_state_dict(weights, strict=True)
+            measuring.measurement.loaded = True
             trained, used = fitting.outputs(model, digits.test_images, layouts)
     except (Exception, SystemExit) as error:
         answer.problem = problem_from(error, submission)
@@ -122,7 +123,6 @@ def predict(
         )
     with stand_ins.active(shape or IMAGE_SHAPES[0]):
         measure(measuring, spec, make_model, model, digits, (trained, initial, start, checkpoint), used)
-        recheck_hooks(measuring, opened, spec, make_model, digits)
     return answer
 
 
@@ -167,37 +167,6 @@ def measure(
     if rows is not None:
         measurement.validated = encoded(rows)
         measurement.validated_from = "checkpoint" if checkpoint is not None else "trained"
-
-
-def recheck_hooks(
-    measuring: Measuring, opened: opening.Opened, spec: RunSpec, make_model: Any, digits: data.Digits
-) -> None:
-    """The hooks called again in this fresh process, on validation digits: the same probes as the
-    training run's, so that a report of them that only that run's own code wrote shows."""
-    base, submission, measurement = (
-        opened.lightning.LightningModule,
-        measuring.submission,
-        measuring.measurement,
-    )
-    probed = measuring.attempt(
-        "training_step", lambda: probes.probe_training_step(make_model, base, digits, spec, submission)
-    )
-    measurement.training_step = probed[0] if probed else None
-    layout = probed[1] if probed else spec.input_layouts[0]
-    measurement.validation_step = measuring.attempt(
-        "validation_step",
-        lambda: probes.probe_step(
-            make_model,
-            "validation_step",
-            base,
-            digits.val_batch(layout, spec.fit.batch_size),
-            submission,
-            train=False,
-        ),
-    )
-    measurement.configure_optimizers = measuring.attempt(
-        "configure_optimizers", lambda: probes.probe_optimizers(make_model(), submission)
-    )
 
 
 def _checkpoint_weights(path: Path | None) -> dict | None:

@@ -3,6 +3,10 @@
 It imports the submission, probes its hooks and fits it on the training digits, and sends
 the report to the supervisor after every stage. It never sees the held-out images, and it
 ends by writing the trained weights, which the predicting worker loads.
+
+The probing worker (`python -m grader.runner.probe`) is this worker without the fit: the
+supervisor's first, fresh process, whose report of the import, the class and its hooks the
+training worker's must repeat.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any
 
 import torch
 
-from grader.contract import WEIGHTS_FILE, RunReport, RunSpec
+from grader.contract import WEIGHTS_FILE, InputLayout, RunReport, RunSpec
 from grader.runner import data, fitting, opening, probes, worker
 from grader.runner.channel import Channel
 from grader.runner.problems import problem_from
@@ -44,7 +48,7 @@ class Run:
         return self.worker.channel
 
 
-def run(run_: Run) -> None:
+def run(run_: Run, fit: bool) -> None:
     spec, report, channel, submission = run_.spec, run_.report, run_.channel, run_.submission
     opened = opening.open_submission(spec, submission, report, run_.worker.real, run_.worker.cpu)
     channel.reached(report, "imported")
@@ -60,20 +64,17 @@ def run(run_: Run) -> None:
         channel.reached(report, "constructed")
         # Data the module loads itself in `setup` or later hooks is stood in for too.
         with stand_ins.active(shape or IMAGE_SHAPES[0]):
-            probe_and_fit(run_, opened.lightning, make_model)
+            layout = probe(run_, opened.lightning, make_model)
+            if fit:
+                fit_and_save(run_, opened.lightning, make_model, layout)
     finally:
         report.adaptations[:0] = stand_ins.note() + opened.cpu.note()
         channel.save(report)
 
 
-def probe_and_fit(run_: Run, lightning: Any, make_model: Any) -> None:
-    spec, digits, submission, report, channel = (
-        run_.spec,
-        run_.digits,
-        run_.submission,
-        run_.report,
-        run_.channel,
-    )
+def probe(run_: Run, lightning: Any, make_model: Any) -> InputLayout:
+    """Call the hooks directly on one batch; the input layout the model takes."""
+    spec, digits, submission, report = run_.spec, run_.digits, run_.submission, run_.report
     report.training_step, layout = probes.probe_training_step(
         make_model, lightning.LightningModule, digits, spec, submission
     )
@@ -87,16 +88,20 @@ def probe_and_fit(run_: Run, lightning: Any, make_model: Any) -> None:
         train=False,
     )
     report.configure_optimizers = probes.probe_optimizers(make_model(), submission)
-    channel.reached(report, "probed")
+    run_.channel.reached(report, "probed")
+    return layout
 
+
+def fit_and_save(run_: Run, lightning: Any, make_model: Any, layout: InputLayout) -> None:
+    report, channel = run_.report, run_.channel
     model = make_model()
     fitting.fit(
         lightning,
         model,
-        digits.loaders(layout, spec.fit),
-        spec.fit,
+        run_.digits.loaders(layout, run_.spec.fit),
+        run_.spec.fit,
         run_.output,
-        submission,
+        run_.submission,
         report.fit,
         lambda: channel.save(report),
     )
@@ -108,15 +113,15 @@ def probe_and_fit(run_: Run, lightning: Any, make_model: Any) -> None:
     channel.save(report)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = worker.arguments("python -m grader.runner.train")
+def main(argv: list[str] | None = None, fit: bool = True) -> int:
+    parser = worker.arguments("python -m grader.runner.train" if fit else "python -m grader.runner.probe")
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(argv)
     started = worker.start(args)
     report = RunReport()
     run_ = Run(started, data.load(args.work), args.output.resolve(), args.work.resolve(), report)
     try:
-        run(run_)
+        run(run_, fit)
     except (Exception, SystemExit) as error:
         # Every call into student code is guarded where it happens: what escapes is the
         # grader's failure, unless its traceback runs through the student's files.

@@ -32,10 +32,14 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from grader.runner import entering, launch, predict, train
+from grader.runner import entering, launch, predict, probe, train
 from grader.runner.frameworks import import_trusted
 
-ENTRY_POINTS = {"grader.runner.train": train.main, "grader.runner.predict": predict.main}
+ENTRY_POINTS = {
+    "grader.runner.probe": probe.main,
+    "grader.runner.train": train.main,
+    "grader.runner.predict": predict.main,
+}
 STDIO_FDS = (1, 2)
 
 

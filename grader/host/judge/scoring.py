@@ -221,6 +221,14 @@ def _logs_train_loss(criterion: Criterion, evidence: Evidence) -> Verdict:
 @check("fit-completes", needs="fitted")
 def _fit_completes(criterion: Criterion, evidence: Evidence) -> Verdict:
     fit = evidence.report.fit
+    measurement = evidence.report.measurement
+    if fit.completed and not (measurement and measurement.loaded):
+        # The training run's word alone: a fresh process must have built the class and loaded
+        # the weights the fit left.
+        why = evidence.stop_reason or _unmeasured(evidence)
+        return Verdict(
+            0.0, f"Not confirmed: the trained weights were never loaded into your model again ({why})."
+        )
     if fit.completed:
         stopped = evidence.report.fit.early_stopping.stopped_epoch
         early = f", stopped early at epoch {stopped}" if stopped else ""

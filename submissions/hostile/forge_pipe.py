@@ -1,0 +1,127 @@
+"""Hostile sample: writes the training worker's messages on its pipe to the supervisor itself.
+
+No grader object is called and no audited call is made: while the grader builds the model, it
+walks `f_back` to the worker's own report (frames are plain attributes), finds the pipe among
+its file descriptors with `os.fstat`, trains a small model on the side from the training
+digits in the worker's folder, puts those weights where the worker would, and writes a complete
+report of a perfect run stage by stage, then the end, exactly as the worker's channel would.
+Its hooks raise. `FORGE_MODE` chooses how it gets the real worker out of the way:
+
+- "exit": `os._exit(0)` right after the end, so the supervisor hears nothing else;
+- "proc": the same, but the pipe is opened through `/proc/self/fd`, as the first try would;
+- "continue": the worker goes on, and says what really happens after the forged end.
+
+Expected, on every backend: flagged, and only what the host reads itself earns points. The
+fresh predicting process calls the hooks again and finds `training_step` raising.
+"""
+
+import json
+import os
+import stat
+import sys
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from torch import nn
+
+FORGE_MODE = "exit"
+
+
+def worker_report():
+    frame = sys._getframe(0)  # its own frame: nothing the tripwire minds
+    while frame is not None:
+        if type(frame.f_locals.get("report")).__name__ == "RunReport":
+            return frame.f_locals["report"]
+        frame = frame.f_back
+    return None
+
+
+def pipe_to_supervisor() -> int | None:
+    if FORGE_MODE == "proc":
+        for name in os.listdir("/proc/self/fd"):
+            if os.readlink(f"/proc/self/fd/{name}").startswith("pipe:"):
+                return os.open(f"/proc/self/fd/{name}", os.O_WRONLY)
+    for fd in range(3, 64):
+        try:
+            if stat.S_ISFIFO(os.fstat(fd).st_mode):
+                return fd
+        except OSError:
+            continue
+    return None
+
+
+def argument(name: str) -> str | None:
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else None
+
+
+def train_on_the_side(model: nn.Module, work: str) -> None:
+    images = torch.from_numpy(np.load(os.path.join(work, "train_x.npy"))).float() / 255.0
+    labels = torch.from_numpy(np.load(os.path.join(work, "train_y.npy"))).long()
+    images = ((images - 0.1307) / 0.3081).unsqueeze(1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for step in range(150):
+        index = torch.randint(0, len(images), (64,))
+        loss = nn.functional.cross_entropy(model(images[index]), labels[index])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+def forge(model: nn.Module) -> None:
+    report, fd, work = worker_report(), pipe_to_supervisor(), argument("--work")
+    if report is None or fd is None or work is None or os.path.exists(os.path.join(work, "weights.pt")):
+        return
+    train_on_the_side(model, work)
+    report.input_layout = "N,1,28,28"
+    for probe in (report.training_step, report.validation_step):
+        probe.defined = probe.ok = probe.loss_is_scalar = probe.loss_requires_grad = True
+        probe.loss_value = 2.3
+        probe.logged = ["train_loss", "val_loss"]
+    report.configure_optimizers.ok = True
+    report.configure_optimizers.returned = "Adam"
+    messages = []
+    for stage in ("constructed", "probed", "fitted"):
+        report.stage = stage
+        if stage == "fitted":
+            fit = report.fit
+            fit.completed, fit.seconds, fit.epochs_run, fit.global_step = True, 0.5, 1, 10
+            fit.max_steps = 10
+            fit.train_losses = [2.3 - i / 10 for i in range(10)]
+            fit.logged_metrics = ["train_loss"]  # no val_loss: no checkpoint to fake
+            weights = model.state_dict()
+            report.state_dict_shapes = {k: list(v.shape) for k, v in weights.items()}
+            torch.save({k: v.detach().clone() for k, v in weights.items()}, os.path.join(work, "weights.pt"))
+        messages.append({"kind": "report", "report": json.loads(report.model_dump_json())})
+    messages.append({"kind": "end"})
+    for message in messages:
+        os.write(fd, (json.dumps(message) + "\n").encode())
+    if FORGE_MODE != "continue":
+        os._exit(0)
+
+
+class MyAwesomeModel(pl.LightningModule):
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 10))
+        forge(self)  # hostile: the supervisor hears a perfect run
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def training_step(self, batch, batch_idx):
+        raise NotImplementedError("never trained")
+
+    def validation_step(self, batch, batch_idx):
+        raise NotImplementedError("never validated")
+
+    def configure_optimizers(self):
+        raise NotImplementedError("no optimizer")
+
+
+if __name__ == "__main__":
+    trainer = pl.Trainer(
+        max_epochs=3,
+        callbacks=[ModelCheckpoint(monitor="val_loss"), EarlyStopping(monitor="val_loss")],
+    )
