@@ -45,6 +45,7 @@ from grader.contract import (
     Problem,
     RunReport,
     SignedReport,
+    Stage,
     StepProbe,
     WorkerMessage,
     signature,
@@ -130,11 +131,11 @@ class Watch:
         allowed: set[str],
         name: str,
         suspicions: list[str],
-        reference: RunReport | None = None,
+        last_stage: Stage = "fitted",
     ) -> None:
-        self.report, self.allowed, self.name = report, allowed, name
+        self.report, self.allowed, self.name, self.last_stage = report, allowed, name, last_stage
         # What the probing worker, a fresh process before this one, found: this worker must agree.
-        self.reference = reference
+        self.reference: RunReport | None = None
         self.suspicions = suspicions  # shared by both workers' watches
         self.prediction: Prediction | None = None
         self.ended = False
@@ -182,6 +183,8 @@ class Watch:
         elif order(new.stage) > order(self.report.stage) + 1:
             # A worker reports every stage it reaches, one after the other.
             self.suspect(f"the report jumped from stage `{self.report.stage}` to `{new.stage}`")
+        if order(new.stage) > order(self.last_stage):
+            self.suspect(f"the {self.name} reported stage `{new.stage}`, which it never reaches")
         self.arrived.setdefault(new.stage, round(time.monotonic() - self._started, 3))
         self._check_fit_time(new)
         self._check_reference(new)
@@ -392,7 +395,9 @@ class Run:
 
 def train_and_predict(run: Run, save: Callable[[], None]) -> int:
     """The three workers in turn: probing, training, predicting; each a fresh process."""
-    probing = Watch(RunReport(), {"report", "suspicion", "end"}, "probing worker", run.training.suspicions)
+    probing = Watch(
+        RunReport(), {"report", "suspicion", "end"}, "probing worker", run.training.suspicions, "probed"
+    )
     arguments = [*run.common, "--output", str(run.output), "--work", str(run.work / "train")]
     lay_out(run.digits, TRAINING_FILES, run.work / "train")
     run_worker(run.zygote, "grader.runner.probe", arguments, probing, lambda: None, run.own_uid)

@@ -17,6 +17,7 @@ validated digits through the best checkpoint.
 from __future__ import annotations
 
 import base64
+import secrets
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -47,6 +48,7 @@ from grader.runner.stand_ins import IMAGE_SHAPES, StandIns
 OTHER_SEED = 1
 UNTRAINED_FRESH = "a fresh model built under another seed"
 UNTRAINED_START = "the weights the fit started from, loaded into a model built under another seed"
+UNTRAINED_SHUFFLED = "the weights the fit started from, shuffled within each tensor"
 T = TypeVar("T")
 
 
@@ -56,6 +58,17 @@ def encoded(rows: torch.Tensor) -> Outputs | None:
         return None
     data_ = rows.detach().to(torch.float32).contiguous().numpy().astype("<f4").tobytes()
     return Outputs(rows=rows.shape[0], columns=rows.shape[1], data=base64.b64encode(data_).decode())
+
+
+def shuffled(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Each floating-point tensor's entries in a random order of its own."""
+    generator = torch.Generator().manual_seed(secrets.randbits(63))
+    return {
+        key: value.flatten()[torch.randperm(value.numel(), generator=generator)].reshape(value.shape)
+        if value.is_floating_point()
+        else value
+        for key, value in weights.items()
+    }
 
 
 def validated_count(spec: RunSpec, available: int) -> int:
@@ -156,6 +169,15 @@ def measure(
         moved = measuring.attempt(UNTRAINED_START, started_weights)
         if moved is not None:
             measurement.untrained[UNTRAINED_START] = moved
+
+        def shuffled_weights() -> list[int]:
+            # Weights of the right shapes and scale that no seed the student's code knows gives.
+            other.load_state_dict(shuffled(start), strict=True)
+            return predicted(other)
+
+        mixed = measuring.attempt(UNTRAINED_SHUFFLED, shuffled_weights)
+        if mixed is not None:
+            measurement.untrained[UNTRAINED_SHUFFLED] = mixed
     count = validated_count(spec, len(digits.val_x))
 
     def validated() -> torch.Tensor:

