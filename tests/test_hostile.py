@@ -726,6 +726,8 @@ FORGERS = [
     "forge_checkpoint.py",  # a real checkpoint of a shadow model; `f_back` to the channel
     "patch_the_fit.py",  # the grader's own `fit` replaced
     "patch_lightning.py",  # `Trainer.fit` and `LightningModule.log` replaced
+    "forge_pipe.py",  # the worker's own messages written on its pipe, then `os._exit(0)`
+    "forge_grader_file_name.py",  # the in-process forgery compiled under a grader file name
 ]
 
 
@@ -762,6 +764,72 @@ def test_the_report_channel_refuses_student_callers(graders: Graders) -> None:
         "`grader.runner.fitting.fit` was replaced" in t
         for t in graders.grade("patch_the_fit.py").result.tampering
     )
+
+
+@pytest.mark.parametrize(
+    ("mode", "why"),
+    [
+        ("continue", "sent messages after its last one"),  # the worker goes on after the forged end
+        ("proc", "own file descriptors were opened or listed"),  # the pipe found through /proc/self/fd
+    ],
+)
+def test_messages_written_on_the_workers_pipe_are_flagged(graders: Graders, mode: str, why: str) -> None:
+    if graders.sandbox.name == "user":
+        pytest.skip("the exit variant of forge_pipe.py runs on every backend (FORGERS)")
+    path = graders.prepare("forge_pipe.py", FORGE_MODE=mode)
+    graded = graders.grade(f"forge_pipe_{mode}", path=path)
+    result = graded.result
+    assert any(why in t for t in result.tampering), result.tampering
+    assert_only_earned(result, STATIC, "tampering suspected")
+    assert_clean(graded)
+
+
+def test_a_forged_pipe_report_disagrees_with_the_fresh_processes(graders: Graders) -> None:
+    """The forger writes a run no worker reaches from the first, probing worker on."""
+    tampering = graders.grade("forge_pipe.py").result.tampering
+    assert any("probing worker reported stage `fitted`" in t for t in tampering), tampering
+
+
+def test_code_under_a_grader_file_name_is_not_the_grader(graders: Graders) -> None:
+    tampering = graders.grade("forge_grader_file_name.py").result.tampering
+    assert any("code was made under the file name of the grader" in t for t in tampering), tampering
+    assert any("called the grader's report channel" in t for t in tampering), tampering
+
+
+def test_a_loss_that_falls_by_itself_earns_no_learning_points(graders: Graders) -> None:
+    """The grader's own loss, not the logged one: a frozen model with a made-up falling loss keeps
+    only what a model that never learns keeps, minus the checkpoint criteria its made-up
+    `val_loss` drove."""
+    if graders.sandbox.name == "user":
+        pytest.skip("the measurement is the runner's, the same on every backend")
+    graded = graders.grade("fake_falling_loss.py")
+    result = graded.result
+    assert result.status == "ok", result.status_reason
+    earned = points(result)
+    assert [earned[c] for c in ("loss-decreases", "checkpoint-saved", "early-stopping", ACCURACY)] == [0, 0, 0, 0]
+    assert_full_points(result, PROBED | STATIC | {"fit-completes"})
+    assert "although the loss `training_step` returned fell" in message(result, "loss-decreases")
+    assert "is not your model's loss on the validation digits" in message(result, "checkpoint-saved")
+    assert result.measured and result.measured.initial_loss == result.measured.final_loss
+    assert not result.tampering
+    assert_clean(graded)
+
+
+def test_accuracy_without_training_earns_nothing_and_is_flagged(graders: Graders) -> None:
+    """Answers from templates in the source: as accurate before the fit as after it."""
+    if graders.sandbox.name == "user":
+        pytest.skip("the measurement is the runner's, the same on every backend")
+    graded = graders.grade("shipped_templates.py")
+    result = graded.result
+    assert result.status == "ok", result.status_reason
+    assert result.accuracy is not None and result.accuracy > 0.6  # it does answer well...
+    earned = points(result)
+    assert earned[ACCURACY] == 0 and earned["loss-decreases"] == 0  # ...but learned none of it
+    assert "the accuracy was not learned in the grader's fit" in message(result, ACCURACY)
+    assert any("without any training" in t for t in result.tampering), result.tampering
+    # What a class that never learns keeps: its hooks, the fit, the checkpoint of its honest loss.
+    assert_full_points(result, PROBED | STATIC | {"fit-completes", "checkpoint-saved", "early-stopping"})
+    assert_clean(graded)
 
 
 def test_killing_the_supervisor_fails_and_is_flagged(graders: Graders) -> None:
