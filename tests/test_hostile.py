@@ -806,7 +806,12 @@ def test_a_loss_that_falls_by_itself_earns_no_learning_points(graders: Graders) 
     result = graded.result
     assert result.status == "ok", result.status_reason
     earned = points(result)
-    assert [earned[c] for c in ("loss-decreases", "checkpoint-saved", "early-stopping", ACCURACY)] == [0, 0, 0, 0]
+    assert [earned[c] for c in ("loss-decreases", "checkpoint-saved", "early-stopping", ACCURACY)] == [
+        0,
+        0,
+        0,
+        0,
+    ]
     assert_full_points(result, PROBED | STATIC | {"fit-completes"})
     assert "although the loss `training_step` returned fell" in message(result, "loss-decreases")
     assert "is not your model's loss on the validation digits" in message(result, "checkpoint-saved")

@@ -23,6 +23,7 @@ from grader.host.judge.integrity import suspicions
 from grader.host.judge.scoring import Evidence, score
 from grader.host.judge.static_checks import SourceFacts
 from grader.host.judge.verdict import status_of, status_reason, stop_reason
+from grader.host.results import Measured
 from grader.rubric import Rubric, load_rubric
 from grader.sandbox import SandboxOutcome
 
@@ -32,8 +33,9 @@ def evidence(
     accuracy: float | None = None,
     stop: str | None = None,
     rubric: Rubric | None = None,
+    measured: Measured | None = None,
 ) -> Evidence:
-    return Evidence(report, stop, SourceFacts(), None, accuracy, 0.9, rubric or load_rubric("m14"))
+    return Evidence(report, stop, SourceFacts(), None, accuracy, 0.9, rubric or load_rubric("m14"), measured)
 
 
 def points(results, criterion: str) -> float:
@@ -47,15 +49,25 @@ def test_accuracy_gets_partial_credit_between_thresholds(accuracy: float, expect
     assert points(results, "accuracy-vs-reference") == pytest.approx(expected)
 
 
-def test_loss_must_fall_from_the_first_to_the_last_steps() -> None:
+def test_loss_must_fall_in_the_graders_measurement_not_in_the_logged_one() -> None:
     rubric = load_rubric("m14")
-    falling = RunReport(
-        stage="done",
-        fit=FitRecord(completed=True, seconds=1.0, train_losses=[2.3] * 5 + [0.4] * 5),
-    )
-    flat = RunReport(stage="done", fit=FitRecord(completed=True, seconds=1.0, train_losses=[2.3] * 10))
-    assert points(score(rubric, evidence(falling)), "loss-decreases") == 10
-    assert points(score(rubric, evidence(flat)), "loss-decreases") == 0
+    logged_falling = FitRecord(completed=True, seconds=1.0, train_losses=[2.3] * 5 + [0.4] * 5)
+    report = RunReport(stage="done", fit=logged_falling)
+    learned = Measured(initial_loss=2.31, final_loss=0.35)
+    frozen = Measured(initial_loss=2.31, final_loss=2.31)
+
+    def loss_points(measured: Measured | None) -> tuple[float, str]:
+        result = next(
+            r for r in score(rubric, evidence(report, measured=measured)) if r.id == "loss-decreases"
+        )
+        return result.points, result.message
+
+    assert loss_points(learned)[0] == 10
+    earned, said = loss_points(frozen)
+    assert earned == 0
+    assert "did not fall: 2.310 as built, 2.310 after the fit" in said
+    assert "although the loss `training_step` returned fell (2.300 → 0.400)" in said
+    assert loss_points(None)[0] == 0  # nothing measured, nothing paid
 
 
 def test_detached_loss_gets_half_credit_with_a_reason() -> None:
