@@ -7,13 +7,15 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import psutil
 import pytest
 
 from grader import tree
-from grader.contract import RunReport, StepProbe, WorkerMessage
+from grader.contract import Prediction, RunReport, StepProbe, WorkerMessage
+from grader.runner import channel as channel_module
 from grader.runner.__main__ import Signer, Watch
 from grader.runner.channel import Channel
 from grader.sandbox.supervise import MemoryWatch
@@ -24,7 +26,7 @@ def line(**fields: object) -> bytes:
 
 
 def test_a_result_cannot_change_after_its_stage_was_reported() -> None:
-    watch = Watch(RunReport(), {"report", "suspicion", "end"}, "training worker", [])
+    watch = Watch(RunReport(stage="constructed"), {"report", "suspicion", "end"}, "training worker", [])
     failed = RunReport(stage="probed", training_step=StepProbe(defined=True, ok=False))
     assert watch.take(line(kind="report", report=failed))
     forged = failed.model_copy(deep=True)
@@ -37,7 +39,7 @@ def test_a_result_cannot_change_after_its_stage_was_reported() -> None:
 
 
 def test_the_channel_takes_only_the_grader_s_messages_in_order() -> None:
-    watch = Watch(RunReport(), {"report", "suspicion", "end"}, "training worker", [])
+    watch = Watch(RunReport(stage="constructed"), {"report", "suspicion", "end"}, "training worker", [])
     watch.take(b'{"kind": "report", "report": {"stage": "done", "extra": 1}}')
     watch.take(line(kind="prediction"))
     watch.take(line(kind="report", report=RunReport(stage="probed")))
@@ -78,6 +80,86 @@ def test_the_channel_refuses_callers_outside_the_grader(tmp_path: Path) -> None:
     assert "student.py" in messages[0].suspicion
 
 
+def test_the_supervisor_holds_each_worker_to_the_protocol() -> None:
+    """Stages one after the other, none past the worker's last, one answer; the fit's time is the
+    supervisor's clock; and the training worker must find what the probing worker found."""
+    suspicions: list[str] = []
+    probing = Watch(RunReport(), {"report", "suspicion", "end"}, "probing worker", suspicions, "probed")
+    for stage in ("imported", "found", "constructed", "probed"):
+        probing.take(line(kind="report", report=RunReport(stage=stage)))
+    probing.take(line(kind="report", report=RunReport(stage="fitted")))
+    assert suspicions == ["the probing worker reported stage `fitted`, which it never reaches"]
+    suspicions.clear()
+    training = Watch(RunReport(), {"report", "suspicion", "end"}, "training worker", suspicions)
+    training.reference = probing.report.model_copy(update={"stage": "probed"})
+    training.take(line(kind="report", report=RunReport(stage="imported")))
+    training.take(line(kind="report", report=RunReport(stage="constructed")))
+    passed = StepProbe(defined=True, ok=True, loss_is_scalar=True, loss_requires_grad=True)
+    training.take(line(kind="report", report=RunReport(stage="probed", training_step=passed)))
+    slow = RunReport(stage="fitted", training_step=passed)
+    slow.fit.seconds = 60.0
+    training.take(line(kind="report", report=slow))
+    assert suspicions == [
+        "the report jumped from stage `imported` to `constructed`",
+        "the training worker reported `training_step` otherwise than a fresh process before it found it",
+        "the fit is reported to have taken 60.0 s, but only 0.0 s passed between its reports",
+    ]
+    assert set(training.report.timings) == {"imported", "constructed", "probed", "fitted"}
+    predicting = Watch(training.report, {"prediction", "suspicion", "end"}, "predicting worker", suspicions)
+    predicting.take(line(kind="prediction", prediction=Prediction()))
+    predicting.take(line(kind="prediction", prediction=Prediction()))
+    assert suspicions[-1] == "the predicting worker answered twice, which it never does"
+
+
+def _sent(channel_fd: int, read_fd: int) -> list[WorkerMessage]:
+    os.close(channel_fd)
+    with os.fdopen(read_fd, "rb") as pipe:
+        return [WorkerMessage.model_validate_json(raw) for raw in pipe.read().splitlines()]
+
+
+def test_the_channel_knows_the_grader_by_its_code_objects_not_its_file_names() -> None:
+    """Code compiled under a file name of the grader's runner is still not the grader's code."""
+    read_end, write_end = os.pipe()
+    channel = Channel(write_end)
+    disguise = str(Path(channel_module.__file__).with_name("fitting.py"))
+    spoofed = compile("channel.end()", disguise, "exec")
+    forger = threading.Thread(target=exec, args=(spoofed, {"channel": channel}))
+    forger.start()
+    forger.join()
+    messages = _sent(write_end, read_end)
+    assert [m.kind for m in messages] == ["suspicion"]
+    assert "code that is not the grader's (fitting.py:1)" in messages[0].suspicion
+
+
+def test_the_tripwire_reports_code_made_under_the_graders_names_and_the_workers_pipe(tmp_path: Path) -> None:
+    script = tmp_path / "student.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import os, sys
+            sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+            from grader.runner import frameworks, tripwire
+            found = []
+            real = frameworks.import_trusted()
+            read_end, write_end = os.pipe()
+            tripwire.install(found.append, frameworks.classes(real), set(), write_end)
+            import torchvision.models.resnet  # the import system loading a library file: fine
+            compile("x = 1", "own_helper.py", "exec")  # its own file name: fine
+            compile("x = 1", tripwire.__file__, "exec")  # the grader's: not fine
+            os.listdir("/proc/self/fd")
+            os.fdopen(write_end, "wb")
+            print(found)
+            """
+        )
+    )
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True)
+    findings = result.stdout.strip()
+    assert findings.count("code was made under the file name of the grader") == 1, findings
+    assert "(`compile`) at student.py:11" in findings
+    assert "own file descriptors were opened or listed (`os.listdir`) at student.py:12" in findings
+    assert "(`open`) at student.py:13" in findings
+
+
 def test_walks_and_removal_survive_folders_deeper_than_path_max(tmp_path: Path) -> None:
     top = tmp_path / "deep"
     fd = os.open(tmp_path, os.O_RDONLY)
@@ -112,7 +194,7 @@ def test_the_tripwire_charges_the_submission_not_the_libraries(tmp_path: Path) -
             from grader.runner import frameworks, tripwire
             found = []
             real = frameworks.import_trusted()
-            wire = tripwire.install(found.append, frameworks.classes(real), set())
+            wire = tripwire.install(found.append, frameworks.classes(real), set(), -1)
             pl.LightningModule.__init__  # reading is fine
             import inspect
             inspect.currentframe()  # its own frame: fine
