@@ -13,7 +13,9 @@ Each writer takes results, the rubric and the output folder. Its `scope` says wh
 | `classroom` | batch, on request | `classroom.json`, `classroom.b64`; `classroom/<name>.*` for a batch |
 
 A new format is one module with one writer, and one line here. `python -m
-grader.host.publish.action` is the reporting step of the GitHub action.
+grader.host.publish.action` is the reporting step of the GitHub action. Markdown around
+student text is written with `markdown` (code spans it cannot close, prose that links
+nothing), so that the text shows as text only.
 """
 
 from __future__ import annotations

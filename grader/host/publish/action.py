@@ -5,8 +5,9 @@
 prints grade's captured output with workflow commands neutralised, writes `classroom.json`
 and `classroom.b64` into OUT_DIR, sets the step output `result` for GitHub Classroom's
 reporter, and puts a table of the points and the grader's findings in the job summary and
-the log: the reporter itself prints a test's message only when its status is `error`. When
-the run left no result (or the step `--failed` names failed), it reports an error with zero
+the log: the reporter itself prints a test's message only when its status is `error`. The
+summary's texts go through `markdown`, so that the student's part of them renders as text.
+When the run left no result (or the step `--failed` names failed), it reports an error with zero
 points, so the reporter still has something to read.
 
 A module of its own: the package imports `classroom`, and `python -m` warns when the module
@@ -19,8 +20,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from grader.host.publish import markdown
 from grader.host.publish.classroom import classroom_payload, encode, error_payload, write_payload
-from grader.host.publish.common import markdown_cell, number, read_results
+from grader.host.publish.common import number, read_results
 from grader.host.publish.github_actions import append_summary, neutralise, set_output
 from grader.rubric import RubricError, load_rubric
 from grader.rubric.models import Rubric
@@ -34,7 +36,7 @@ def summary_markdown(payload: dict, rubric: Rubric) -> str:
     max_points = {c.id: c.points for c in rubric.criteria}
     score = sum(t["score"] for t in payload["tests"])
     lines = [
-        f"### {markdown_cell(rubric.title)}: {number(score)} / {number(payload['max_score'])}",
+        f"### {markdown.inert(rubric.title)}: {number(score)} / {number(payload['max_score'])}",
         "",
         "| | Criterion | Points | What the grader found |",
         "|---|---|---|---|",
@@ -42,7 +44,8 @@ def summary_markdown(payload: dict, rubric: Rubric) -> str:
     for test in payload["tests"]:
         mark = "✅" if test["status"] == "pass" else "❌"
         points = f"{number(test['score'])} / {number(max_points.get(test['name'], 0))}"
-        lines.append(f"| {mark} | `{test['name']}` | {points} | {markdown_cell(test['message'])} |")
+        name, message = markdown.code(test["name"], cell=True), markdown.render(test["message"], cell=True)
+        lines.append(f"| {mark} | {name} | {points} | {message} |")
     return "\n".join([*lines, "", ADVISORY, ""]) + "\n"
 
 

@@ -1,5 +1,5 @@
-"""What the writers share: file names, numbers and table cells as every report shows them,
-and reading results back."""
+"""What the writers share: file names, numbers and cells as every report shows them, student
+text as plain text, and reading results back."""
 
 from __future__ import annotations
 
@@ -74,12 +74,6 @@ def plain_text(text: str) -> str:
 def spreadsheet_cell(text: str) -> str:
     """A CSV cell that a spreadsheet shows as text, never evaluates."""
     return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-def markdown_cell(text: str) -> str:
-    """Text for one cell of a Markdown table: no HTML, no column breaks, one line."""
-    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return escaped.replace("|", "\\|").replace("\n", " ")
 
 
 def number(value: float) -> str:

@@ -1,11 +1,15 @@
-"""`feedback/<submission>.md`: what the student reads, criterion by criterion."""
+"""`feedback/<submission>.md`: what the student reads, criterion by criterion.
+
+Every text in it that did not come from this module (messages, names, notes, output) is
+written through `markdown`, so that the student's part of it renders as text only.
+"""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from grader.host.publish.common import file_stem, markdown_cell
+from grader.host.publish import markdown
+from grader.host.publish.common import file_stem
 from grader.host.publish.github_actions import neutralise
 from grader.host.results import STATUS_MEANING, CriterionResult, GradeResult
 from grader.rubric.models import Rubric
@@ -33,16 +37,6 @@ def _mark(criterion: CriterionResult) -> str:
     return "⚠️" if criterion.points > 0 else "❌"
 
 
-def _longest_backtick_run(text: str) -> int:
-    return max((len(run) for run in re.findall(r"`+", text)), default=0)
-
-
-def one_line(text: str) -> str:
-    """A message quoted from student code stays one line: it cannot add a line of its own
-    (a fake "Score: 100 / 100") to the feedback."""
-    return " ".join(text.split())
-
-
 def first_to_fix(result: GradeResult) -> CriterionResult | None:
     """The first criterion, in the rubric's order, that a student can see and has not passed."""
     return next((c for c in result.criteria if not c.passed and not c.hidden), None)
@@ -51,11 +45,11 @@ def first_to_fix(result: GradeResult) -> CriterionResult | None:
 def _score_lines(result: GradeResult) -> list[str]:
     """The score and status, and why the run stopped where it did."""
     lines = [
-        f"**Score: {result.score:g} / {result.max_score:g}** · status `{result.status}` "
+        f"**Score: {result.score:g} / {result.max_score:g}** · status {markdown.code(result.status)} "
         f"({STATUS_MEANING[result.status]})",
     ]
     if result.status_reason:
-        lines += ["", f"> {one_line(result.status_reason)}"]
+        lines += ["", f"> {markdown.render(result.status_reason)}"]
     return lines
 
 
@@ -65,15 +59,21 @@ def self_check_markdown(result: GradeResult, full_feedback: Path) -> str:
     lines = _score_lines(result)
     fix = first_to_fix(result)
     if fix:
-        advice = f" **Fix:** {one_line(fix.hint)}" if fix.hint else ""
+        advice = f" **Fix:** {markdown.render(fix.hint)}" if fix.hint else ""
         lines += [
             "",
-            f"**First to fix:** `{fix.id}` ({fix.points:g} / {fix.max_points:g}): {one_line(fix.message)}{advice}",
+            f"**First to fix:** {markdown.code(fix.id)} ({fix.points:g} / {fix.max_points:g}): "
+            f"{markdown.render(fix.message)}{advice}",
         ]
     elif result.score >= result.max_score:
         lines += ["", "Nothing to fix: full marks."]
-    lines += [""] + [f"- {_mark(c)} `{c.id}` {c.points:g} / {c.max_points:g}" for c in result.criteria]
-    lines += ["", f"Every criterion, with what the grader found and your program's output: `{full_feedback}`"]
+    lines += [""] + [
+        f"- {_mark(c)} {markdown.code(c.id)} {c.points:g} / {c.max_points:g}" for c in result.criteria
+    ]
+    lines += [
+        "",
+        f"Every criterion, with what the grader found and your program's output: {markdown.code(str(full_feedback))}",
+    ]
     return neutralise("\n".join(lines) + "\n")
 
 
@@ -87,49 +87,52 @@ def _missing_points(to_fix: list[CriterionResult]) -> list[str]:
     for group in by_fix.values():
         if len(group) == 1:
             c = group[0]
-            lines += ["", f"### `{c.id}` ({c.points:g} / {c.max_points:g})", ""]
-            lines += [f"- Checked: {c.description}", f"- Found: {one_line(c.message)}"]
+            lines += ["", f"### {markdown.code(c.id)} ({c.points:g} / {c.max_points:g})", ""]
+            lines += [
+                f"- Checked: {markdown.render(c.description)}",
+                f"- Found: {markdown.render(c.message)}",
+            ]
         else:
             points = f"{sum(c.points for c in group):g} / {sum(c.max_points for c in group):g}"
             lines += ["", f"### {len(group)} criteria that one fix unblocks ({points})", ""]
-            lines += [f"- `{c.id}` ({c.points:g} / {c.max_points:g}): {one_line(c.message)}" for c in group]
+            lines += [
+                f"- {markdown.code(c.id)} ({c.points:g} / {c.max_points:g}): {markdown.render(c.message)}"
+                for c in group
+            ]
         if group[0].hint:
-            lines.append(f"- Fix: {one_line(group[0].hint)}")
+            lines.append(f"- Fix: {markdown.render(group[0].hint)}")
     return lines
 
 
 def feedback_markdown(result: GradeResult, rubric: Rubric) -> str:
-    lines = [f"# {rubric.title}: feedback for `{result.submission}`", "", *_score_lines(result)]
+    heading = f"{markdown.inert(rubric.title)}: feedback for {markdown.code(result.submission)}"
+    lines = [f"# {heading}", "", *_score_lines(result)]
     if result.tampering:
         lines += [
             "",
             "**Tampering suspected:** the run's report disagrees with the rest of the evidence; "
             "your instructor will review it.",
-        ] + [f"- {reason}" for reason in result.tampering]
+        ] + [f"- {markdown.render(reason)}" for reason in result.tampering]
     if result.graded_class:
-        lines += ["", f"Graded class: `{one_line(result.graded_class)}` (`{result.framework}`)."]
+        framework = f" ({markdown.code(result.framework)})" if result.framework else ""
+        lines += ["", f"Graded class: {markdown.code(result.graded_class)}{framework}."]
     lines += ["", "| | Criterion | Points | What the grader found |", "|---|---|---|---|"]
     for c in result.criteria:
         message = HIDDEN_MESSAGE if c.hidden else c.message
         lines.append(
-            f"| {_mark(c)} | `{c.id}` | {c.points:g} / {c.max_points:g} | {markdown_cell(message)} |"
+            f"| {_mark(c)} | {markdown.code(c.id, cell=True)} | {c.points:g} / {c.max_points:g} "
+            f"| {markdown.render(message, cell=True)} |"
         )
     to_fix = [c for c in result.criteria if not c.passed and not c.hidden]
     if to_fix:
         lines += ["", "## How to earn the missing points", *_missing_points(to_fix)]
     if result.notes:
-        lines += ["", "## What the grader adapted", ""] + [f"- {one_line(note)}" for note in result.notes]
+        lines += ["", "## What the grader adapted", ""] + [
+            f"- {markdown.render(note)}" for note in result.notes
+        ]
     for title, text in (("standard output", result.stdout), ("standard error", result.stderr)):
         if text.strip():
             shown = text if len(text) <= MAX_OUTPUT_IN_FEEDBACK else "…" + text[-MAX_OUTPUT_IN_FEEDBACK:]
-            fence = "`" * max(3, _longest_backtick_run(shown) + 1)  # student text cannot close it
-            lines += [
-                "",
-                f"## Your program's {title} (last part)",
-                "",
-                f"{fence}text",
-                shown.rstrip("\n"),
-                fence,
-            ]
+            lines += ["", f"## Your program's {title} (last part)", "", markdown.fenced(shown)]
     # Student text is data: no escape codes for a terminal, no workflow commands for a CI log.
     return neutralise("\n".join(lines) + "\n")

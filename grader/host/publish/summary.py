@@ -2,8 +2,9 @@
 
 Two plots (score histogram, share of full points per criterion) are SVG images inlined as
 data URIs, so the file opens from the output folder with nothing else. Submission names and
-messages are student-controlled: the template autoescapes everything, and the page's
-Content-Security-Policy allows no script and no request.
+status reasons are student-controlled: the template autoescapes everything (attributes
+included), and the page's Content-Security-Policy allows no script, no request, no `<base>`
+and no form, should anything ever get through.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ TEMPLATE = """<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'">
 <title>{{ rubric.title }}: grades</title>
 <style>
 body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
