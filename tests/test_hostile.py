@@ -5,7 +5,8 @@ Every hostile sample is a working MNIST `LightningModule` with one hostile behav
 hook the grader really calls. For each one: the grader returns (the batch goes on), the
 status and the student's message are clear, no secret of the host leaks into anything the
 grader writes, nothing lands outside the grader's own work folder, no process of the run
-survives it, and the score is what the honest parts earn, never a forged one.
+survives it, the host's own process spends under 10 s of CPU and 1.5 GB of memory on it, and
+the score is what the honest parts earn, never a forged one.
 
 Without a sandbox these tests skip, except in CI (`CI` set), where they fail.
 """
@@ -21,6 +22,7 @@ import secrets
 import shutil
 import socket
 import stat
+import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -233,8 +235,9 @@ class Graders:
         name = Path(sample).stem
         work = context.workdir / "submissions" / name
         before = HostState.take(self.basetemp, skip=work)
-        result = grade(Submission(name, path), context)
-        problems = HostState.take(self.basetemp, skip=work).changes_since(before)
+        with HostCost() as cost:
+            result = grade(Submission(name, path), context)
+        problems = HostState.take(self.basetemp, skip=work).changes_since(before) + cost.problems()
         problems += strays(work, path)
         problems += survivors(self.sandbox, context.workdir, markers)
         output = work / "output"
@@ -255,6 +258,46 @@ class Graders:
                 (output / relative).unlink()
         self.cache[sample] = graded
         return graded
+
+
+class HostCost:
+    """What grading one submission cost the grader's own process (this one, where `grade` runs),
+    never the sandbox's: its CPU time, and the peak of its resident memory above where it began."""
+
+    CPU_SECONDS = 10.0
+    MEMORY_BYTES = 1.5 * 2**30
+    POLL_SECONDS = 0.05
+
+    def __enter__(self) -> HostCost:
+        self._process = psutil.Process()
+        self._cpu = self._cpu_seconds()
+        self._start = self.peak = self._process.memory_info().rss
+        self._done = threading.Event()
+        self._poller = threading.Thread(target=self._poll, daemon=True)
+        self._poller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._poller.join()
+        self.cpu_seconds = self._cpu_seconds() - self._cpu
+
+    def _cpu_seconds(self) -> float:
+        times = self._process.cpu_times()
+        return times.user + times.system
+
+    def _poll(self) -> None:
+        while not self._done.wait(self.POLL_SECONDS):
+            self.peak = max(self.peak, self._process.memory_info().rss)
+
+    def problems(self) -> list[str]:
+        grown = self.peak - self._start
+        found = []
+        if self.cpu_seconds > self.CPU_SECONDS:
+            found.append(f"the host spent {self.cpu_seconds:.1f} s of its own CPU on one submission")
+        if grown > self.MEMORY_BYTES:
+            found.append(f"the host's memory grew by {grown / 2**20:.0f} MB for one submission")
+        return found
 
 
 def _json(path: Path) -> dict:
