@@ -40,6 +40,7 @@ from grader.sandbox.base import (
     runner_command,
     thread_env,
 )
+from grader.sandbox.container_cgroup import ContainerCgroup
 
 DEFAULT_IMAGE = "lightning-grader:latest"
 IMAGE_PYTHON = "/opt/venv/bin/python"
@@ -152,17 +153,22 @@ class DockerSandbox:
     def run(self, request: SandboxRequest) -> SandboxOutcome:
         client = self.client()
         name = f"grader-{uuid.uuid4().hex[:16]}"
+        cgroup = ContainerCgroup(client)
         # What the run writes into its output counts toward the container's memory limit too.
         with disk.bounded(request.output, request.limits.disk_mb):
             try:
-                container = client.containers.create(name=name, **self.container_config(request))
-                return self._supervise(container, request)
+                config = self.container_config(request, cgroup_parent=cgroup.parent)
+                container = client.containers.create(name=name, **config)
+                outcome = self._supervise(container, request)
+                outcome.peak_memory_mb = cgroup.peak_mb() or outcome.peak_memory_mb
+                return outcome
             finally:
                 # By name: it also catches a container whose create() was interrupted.
                 with contextlib.suppress(NotFound):
                     client.api.remove_container(name, force=True)
+                cgroup.remove()
 
-    def container_config(self, request: SandboxRequest) -> dict:
+    def container_config(self, request: SandboxRequest, cgroup_parent: str | None = None) -> dict:
         limits = request.limits
         file_bytes = limits.max_file_mb * 2**20
         mounts = [
@@ -195,6 +201,7 @@ class DockerSandbox:
             ],
             # Output comes through the capped attach stream; no log file grows on the host.
             "log_config": LogConfig(type=LogConfig.types.NONE),
+            **({"cgroup_parent": cgroup_parent} if cgroup_parent else {}),
         }
 
     def _supervise(self, container: Container, request: SandboxRequest) -> SandboxOutcome:
@@ -262,7 +269,8 @@ def _drain(stream, stdout: CappedText, stderr: CappedText) -> None:
 
 
 class PeakMemory(threading.Thread):
-    """Follows the engine's memory statistics while the container runs."""
+    """Follows the engine's memory statistics while the container runs: the peak where the
+    container's parent cgroup cannot be read (`ContainerCgroup`)."""
 
     def __init__(self, container: Container) -> None:
         super().__init__(daemon=True)

@@ -1,12 +1,13 @@
 """The `none` backend: a plain child process. For trusted local use only.
 
-It still enforces the wall clock and a memory budget (resident memory of the whole process
-tree), cuts output, and hides the grader's environment; it does not isolate the file
-system or the network.
+It still enforces the wall clock and a memory budget (the process tree's memory and the
+shared memory it makes: `grader.sandbox.memory`), cuts output, and hides the grader's
+environment; it does not isolate the file system or the network.
 """
 
 from __future__ import annotations
 
+import os
 import resource
 import subprocess
 
@@ -51,4 +52,5 @@ class LocalSandbox:
             start_new_session=True,
             preexec_fn=lambda: _limit_resources(max_file_mb),
         )
-        return supervise(process, request, self.name)
+        # The run is the user's: its shared memory is what the user's uid made while it lasts.
+        return supervise(process, request, self.name, memory_owner=os.getuid())

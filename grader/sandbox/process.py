@@ -33,6 +33,7 @@ from grader.sandbox.base import (
 )
 from grader.sandbox.bootstrap import bootstrap_command
 from grader.sandbox.installation import hidden_folders, python_paths
+from grader.sandbox.memory import CgroupMemory
 from grader.sandbox.supervise import kill_all, supervise
 from grader.sandbox.warm import warm_zygote
 
@@ -41,9 +42,10 @@ HOME = "/tmp/home"
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/fonts")
 CPU_PERIOD_US = 100_000
-# The cgroup is a backstop behind the resident-memory watchdog, which stops a run first and
-# says `out_of_memory`. The cgroup also counts the run's tmpfs and page cache, which the
-# watchdog does not: a quarter more, and 256 MB for the interpreter's own files.
+# The cgroup's limit is a backstop behind the watchdog, which reads the cgroup's own count of
+# what the run holds (`CgroupMemory`) every poll and stops it first, saying `out_of_memory`.
+# The limit leaves room for what a fast allocator adds between two polls and for the page
+# cache, which the kernel would otherwise reclaim from under the run: a quarter more, and 256 MB.
 CGROUP_HEADROOM = 1.25
 CGROUP_EXTRA_MB = 256
 
@@ -134,9 +136,9 @@ def _remove_stale_cgroups() -> None:
 
 class _RunCgroups:
     """As root, where the cgroup v1 memory and CPU controllers are writable, a run's own cgroups:
-    a memory limit, a hard backstop to the resident-memory watchdog, and a CPU quota of the
-    rubric's threads, so that the threads a submission starts slow it down and never the run
-    beside it. Elsewhere `path` is None."""
+    the kernel's count of every page the run holds, with a limit behind the watchdog that reads
+    it, and a CPU quota of the rubric's threads, so that the threads a submission starts slow it
+    down and never the run beside it. Elsewhere `path` is None."""
 
     def __init__(self, limit_mb: int, threads: int, enabled: bool) -> None:
         self.folders: dict[str, Path] = {}
@@ -172,6 +174,10 @@ class _RunCgroups:
             return [int(pid) for pid in (self.folders["memory"] / "cgroup.procs").read_text().split()]
         except (OSError, KeyError):
             return []
+
+    def memory(self, budgeted: Path | None) -> CgroupMemory | None:
+        """The kernel's count of what the run holds; `budgeted`: its output's tmpfs, if any."""
+        return CgroupMemory(self.path, budgeted) if self.path else None
 
     def oom_killed(self) -> bool:
         if not self.path:
@@ -255,8 +261,8 @@ class ProcessSandbox:
         gid = uid if as_root else os.getgid()
         if as_root:  # the runner's uid must be able to write its output
             os.chown(request.output, uid, gid)
-        # The output's tmpfs pages count toward the cgroup too; the RSS watchdog still stops
-        # the run at its memory limit.
+        # The output's tmpfs pages count toward the cgroup too; the watchdog leaves them to the
+        # disk budget and still stops the run at its memory limit.
         extra_mb = limits.disk_mb if bounded else 0
         cgroup = _RunCgroups(cgroup_limit_mb(limits.memory_mb) + extra_mb, limits.threads, enabled=as_root)
         # The workers come from the warm zygote where they can join the run's cgroups (as root).
@@ -279,7 +285,13 @@ class ProcessSandbox:
                 preexec_fn=cgroup.enter if cgroup.path else None,
             )
             # Workers forked by the warm zygote are not bubblewrap's descendants: the cgroups hold all.
-            outcome = supervise(process, request, self.name, members=cgroup.members if zygote else None)
+            outcome = supervise(
+                process,
+                request,
+                self.name,
+                members=cgroup.members if zygote else None,
+                cgroup=cgroup.memory(budgeted=request.output if bounded else None),
+            )
             outcome.out_of_memory = outcome.out_of_memory or cgroup.oom_killed()
         finally:
             if zygote:

@@ -1,6 +1,6 @@
-"""Supervision of a runner started as a host process (the `none` and `process` backends):
+"""Supervision of a runner started as a host process (the `none`, `process` and `user` backends):
 stdin in, capped output out, and a kill of the whole process group at the time or memory limit
-or when the output folder outgrows its budget."""
+(memory as `grader.sandbox.memory` counts it) or when the output folder outgrows its budget."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from collections.abc import Callable
 import psutil
 
 from grader.sandbox.base import CappedText, RunWatch, SandboxOutcome, SandboxRequest
+from grader.sandbox.memory import CgroupMemory, MemoryWatch
 
 POLL_SECONDS = 0.1
 
@@ -31,11 +32,15 @@ def supervise(
     backend: str,
     members: Callable[[], list[int]] | None = None,
     scratch_owner: int | None = None,
+    cgroup: CgroupMemory | None = None,
+    memory_owner: int | None = None,
 ) -> SandboxOutcome:
     """Feed stdin, capture output, and kill the process group on time-out or memory excess.
 
     `members` lists the run's processes when they are not all the runner's descendants; they
-    are killed too. `scratch_owner` is a uid of the run's own: see `RunWatch`.
+    are killed too. `scratch_owner` is a uid of the run's own: see `RunWatch`. `cgroup` is the
+    run's memory cgroup where it has one; else its shared memory is counted, with that of
+    `memory_owner` (see `grader.sandbox.memory`).
     """
     limits = request.limits
     stdout, stderr = CappedText(limits.output_bytes), CappedText(limits.output_bytes)
@@ -53,7 +58,7 @@ def supervise(
     started = time.monotonic()
     outcome = SandboxOutcome(backend=backend, exit_code=None, wall_seconds=0.0)
     members = members or functools.partial(_tree, process.pid)
-    memory = MemoryWatch(members)
+    counts = [MemoryWatch(members, memory_owner, count_shared=cgroup is None), *([cgroup] if cgroup else [])]
 
     def kill() -> None:
         kill_tree(process)
@@ -63,7 +68,7 @@ def supervise(
     watch.start()
     while process.poll() is None:
         elapsed = time.monotonic() - started
-        if memory.over(limits.memory_mb):
+        if any([count.over(limits.memory_mb) for count in counts]):  # each reads every poll
             outcome.out_of_memory = True
         elif elapsed > limits.wall_seconds:
             outcome.timed_out = True
@@ -78,43 +83,9 @@ def supervise(
         reader.join(timeout=5)
     outcome.exit_code = process.returncode
     outcome.wall_seconds = time.monotonic() - started
-    outcome.peak_memory_mb = round(memory.peak_mb, 1)
+    outcome.peak_memory_mb = round(max(count.peak_mb for count in counts), 1)
     outcome.stdout, outcome.stderr = stdout.text(), stderr.text()
     return outcome
-
-
-class MemoryWatch:
-    """The memory of a process tree, each page its processes share counted once.
-
-    The runner's workers are forks of one warm parent and share its pages (torch, Lightning),
-    so summed resident sizes overstate it. Their proportional shares are exact but cost the
-    kernel a walk of every mapping (about 20 ms for a process that imported torch), so they
-    are read only when the cheap sum crosses the limit, and every `PEAK_SECONDS` for the peak.
-    """
-
-    PEAK_SECONDS = 2.0
-
-    def __init__(self, members: Callable[[], list[int]]) -> None:
-        self.members = members
-        self.peak_mb = 0.0
-        self._next_peak = 0.0
-
-    def over(self, limit_mb: float) -> bool:
-        processes = [process for pid in self.members() if (process := _process(pid))]
-        resident = sum(_resident_bytes(process) for process in processes) / 2**20
-        if resident <= limit_mb and time.monotonic() < self._next_peak:
-            return False
-        self._next_peak = time.monotonic() + self.PEAK_SECONDS
-        proportional = sum(_proportional_bytes(process) for process in processes) / 2**20
-        self.peak_mb = max(self.peak_mb, proportional)
-        return proportional > limit_mb
-
-
-def _process(pid: int) -> psutil.Process | None:
-    try:
-        return psutil.Process(pid)
-    except psutil.Error:
-        return None
 
 
 def _tree(pid: int) -> list[int]:
@@ -123,25 +94,6 @@ def _tree(pid: int) -> list[int]:
         return [pid, *(child.pid for child in root.children(recursive=True))]
     except psutil.Error:
         return []
-
-
-def _resident_bytes(process: psutil.Process) -> int:
-    try:
-        return process.memory_info().rss
-    except psutil.Error:
-        return 0
-
-
-def _proportional_bytes(process: psutil.Process) -> int:
-    """Its proportional set size, or its resident size where that is not readable."""
-    try:
-        with open(f"/proc/{process.pid}/smaps_rollup", "rb") as rollup:
-            for line in rollup:
-                if line.startswith(b"Pss:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return _resident_bytes(process)
 
 
 def kill_all(pids: list[int]) -> None:

@@ -12,7 +12,8 @@ them and checks them as the run's uid before every run:
   request names private (results, the submissions' originals), lose every permission for
   others; a run that could still reach one of them does not start;
 - after the run every process of the uid is killed and what it made in the shared temporary
-  folders (`/tmp`, `/dev/shm`, …) is removed; that counted toward its disk budget while it ran;
+  folders (`/tmp`, `/dev/shm`, …) is removed; that counted toward its disk budget while it ran,
+  and toward its memory where those folders are memory; so are its System V segments;
 - the network is cut with `iptables -m owner` where the host may change its firewall, and is
   open otherwise (see `network_cut`).
 """
@@ -20,6 +21,7 @@ them and checks them as the run's uid before every run:
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import json
 import os
@@ -48,7 +50,11 @@ from grader.sandbox.base import (
 )
 from grader.sandbox.bootstrap import bootstrap_command
 from grader.sandbox.installation import hidden_folders, python_paths
+from grader.sandbox.memory import segments_of
 from grader.sandbox.supervise import kill_all, supervise
+
+IPC_RMID = 0  # shmctl's command that removes a System V segment (sys/ipc.h)
+_LIBC = ctypes.CDLL(None, use_errno=True)
 
 # Not the `process` backend's range, so that the firewall rule below names this backend's runs only.
 UIDS = range(4_000_000, 5_000_000)
@@ -162,6 +168,7 @@ class UserSandbox:
                     self.name,
                     members=functools.partial(_processes_of, uid),
                     scratch_owner=uid,
+                    memory_owner=uid,
                 )
             finally:
                 _end_everything_of(uid)
@@ -256,7 +263,8 @@ def _refuse_unless_contained(request: SandboxRequest, uid: int, private: list[Pa
 
 
 def _end_everything_of(uid: int) -> None:
-    """Kill every process of the run's uid and remove its files from the shared scratch."""
+    """Kill every process of the run's uid and remove its files from the shared scratch and its
+    System V shared-memory segments (they would hold their memory until the machine restarts)."""
     for _ in range(KILL_ROUNDS):
         left = _processes_of(uid)
         if not left:
@@ -264,3 +272,5 @@ def _end_everything_of(uid: int) -> None:
         kill_all(left)
     for path in owned_scratch(uid):
         tree.remove(path)
+    for segment in segments_of(uid):
+        _LIBC.shmctl(segment, IPC_RMID, None)
