@@ -110,8 +110,8 @@ def feedback_markdown(result: GradeResult, rubric: Rubric) -> str:
     if result.tampering:
         lines += [
             "",
-            "**Tampering suspected:** the run's report disagrees with the rest of the evidence; "
-            "your instructor will review it.",
+            "**Tampering suspected:** what the run reported disagrees with what the grader measured "
+            "or saw; your instructor will review it.",
         ] + [f"- {markdown.render(reason)}" for reason in result.tampering]
     if result.graded_class:
         framework = f" ({markdown.code(result.framework)})" if result.framework else ""
