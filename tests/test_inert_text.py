@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import re
 import socket
 import threading
@@ -42,7 +41,7 @@ from grader.host.publish.gradescope import gradescope_results
 from grader.host.publish.result_files import write_results
 from grader.host.results import GradeResult, Timings
 from grader.rubric import Rubric
-from grader.sandbox import Sandbox, SandboxUnavailable, open_sandbox
+from grader.sandbox import Sandbox
 from tests import test_hostile
 from tests.test_formats import (
     action_env,
@@ -52,7 +51,7 @@ from tests.test_formats import (
     run_classroom_entry,
     runner_would_run_a_command,
 )
-from tests.test_hostile import STATIC, Graders, assert_clean
+from tests.test_hostile import STATIC, Graders, assert_clean, opened_sandbox
 
 # test_hostile's module-scoped fixtures, reused (`sandbox` is this module's own, below).
 canaries, graders, rubric, short_rubric, splits = (
@@ -563,12 +562,7 @@ def test_summary_html_runs_no_script_and_requests_nothing(rubric, listener, tmp_
 )
 def sandbox(request: pytest.FixtureRequest) -> Sandbox:
     """test_hostile's sandboxes, but `user`: a new sample is graded on these two."""
-    try:
-        return open_sandbox(request.param)
-    except SandboxUnavailable as error:
-        if os.environ.get("CI"):
-            pytest.fail(f"{request.param} sandbox unavailable in CI: {error}")
-        pytest.skip(f"{request.param} sandbox unavailable: {error}")
+    return opened_sandbox(request.param)
 
 
 def test_markdown_injection_sample_renders_as_text(graders: Graders) -> None:

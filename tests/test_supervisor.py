@@ -131,33 +131,38 @@ def test_the_channel_knows_the_grader_by_its_code_objects_not_its_file_names() -
     assert "code that is not the grader's (fitting.py:1)" in messages[0].suspicion
 
 
-def test_the_tripwire_reports_code_made_under_the_graders_names_and_the_workers_pipe(tmp_path: Path) -> None:
-    script = tmp_path / "student.py"
-    script.write_text(
-        textwrap.dedent(
-            f"""
-            import os, sys
-            sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
-            from grader.runner import frameworks, tripwire
-            found = []
-            real = frameworks.import_trusted()
-            read_end, write_end = os.pipe()
-            tripwire.install(found.append, frameworks.classes(real), set(), write_end)
-            import torchvision.models.resnet  # the import system loading a library file: fine
-            compile("x = 1", "own_helper.py", "exec")  # its own file name: fine
-            compile("x = 1", tripwire.__file__, "exec")  # the grader's: not fine
-            os.listdir("/proc/self/fd")
-            os.fdopen(write_end, "wb")
-            print(found)
-            """
-        )
-    )
+def with_tripwire(script: Path, body: str) -> str:
+    """What a tripwire armed in a fresh interpreter finds in `body` (`channel`: its pipe's end)."""
+    preamble = f"""
+        import gc, os, sys
+        sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+        import lightning.pytorch as pl
+        from grader.runner import frameworks, tripwire
+        found = []
+        real = frameworks.import_trusted()
+        read_end, channel = os.pipe()
+        wire = tripwire.install(found.append, frameworks.classes(real), set(), channel)
+        """
+    script.write_text(textwrap.dedent(preamble) + textwrap.dedent(body) + "print(found + wire.replaced())\n")
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True)
-    findings = result.stdout.strip()
+    return result.stdout.strip()
+
+
+def test_the_tripwire_reports_code_made_under_the_graders_names_and_the_workers_pipe(tmp_path: Path) -> None:
+    findings = with_tripwire(
+        tmp_path / "student.py",
+        """
+        import torchvision.models.resnet  # the import system loading a library file: fine
+        compile("x = 1", "own_helper.py", "exec")  # its own file name: fine
+        compile("x = 1", tripwire.__file__, "exec")  # the grader's: not fine
+        os.listdir("/proc/self/fd")
+        os.fdopen(channel, "wb")
+        """,
+    )
     assert findings.count("code was made under the file name of the grader") == 1, findings
-    assert "(`compile`) at student.py:11" in findings
-    assert "own file descriptors were opened or listed (`os.listdir`) at student.py:12" in findings
-    assert "(`open`) at student.py:13" in findings
+    assert "(`compile`) at student.py:13" in findings
+    assert "own file descriptors were opened or listed (`os.listdir`) at student.py:14" in findings
+    assert "(`open`) at student.py:15" in findings
 
 
 def test_walks_and_removal_survive_folders_deeper_than_path_max(tmp_path: Path) -> None:
@@ -184,29 +189,17 @@ def test_walks_and_removal_survive_folders_deeper_than_path_max(tmp_path: Path) 
 
 
 def test_the_tripwire_charges_the_submission_not_the_libraries(tmp_path: Path) -> None:
-    script = tmp_path / "probe.py"
-    script.write_text(
-        textwrap.dedent(
-            f"""
-            import gc, sys
-            sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
-            import lightning.pytorch as pl
-            from grader.runner import frameworks, tripwire
-            found = []
-            real = frameworks.import_trusted()
-            wire = tripwire.install(found.append, frameworks.classes(real), set(), -1)
-            pl.LightningModule.__init__  # reading is fine
-            import inspect
-            inspect.currentframe()  # its own frame: fine
-            gc.collect()  # fine
-            gc.get_objects()  # not fine
-            pl.Trainer.fit = lambda *a, **k: None
-            print(found + wire.replaced())
-            """
-        )
+    findings = with_tripwire(
+        tmp_path / "probe.py",
+        """
+        pl.LightningModule.__init__  # reading is fine
+        import inspect
+        inspect.currentframe()  # its own frame: fine
+        gc.collect()  # fine
+        gc.get_objects()  # not fine
+        pl.Trainer.fit = lambda *a, **k: None
+        """,
     )
-    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True)
-    findings = result.stdout.strip()
     assert "`gc.get_objects` called at probe.py" in findings
     assert "`Trainer.fit` of lightning was replaced" in findings
     assert "inspect" not in findings and "__init__" not in findings
