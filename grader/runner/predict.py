@@ -80,8 +80,8 @@ def validated_count(spec: RunSpec, available: int) -> int:
 class Measuring:
     """The measurement being taken: each part is tried on its own, and a failure says why."""
 
-    def __init__(self, submission: Path) -> None:
-        self.submission = submission
+    def __init__(self, submission: Path, spec: RunSpec, make_model: Callable[..., Any], digits: data.Digits):
+        self.submission, self.spec, self.make_model, self.digits = submission, spec, make_model, digits
         self.measurement = Measurement()
 
     def attempt(self, what: str, take: Callable[[], T]) -> T | None:
@@ -90,6 +90,38 @@ class Measuring:
         except (Exception, SystemExit) as error:
             self.measurement.problems.append(f"{what}: {problem_from(error, self.submission).message}")
             return None
+
+    def another(self, weights: dict[str, torch.Tensor] | None = None) -> Any:
+        """A model of the class built under another seed, given `weights` if any."""
+        model = self.make_model(seed=self.spec.fit.seed + OTHER_SEED)
+        if weights is not None:
+            model.load_state_dict(weights, strict=True)
+        return model
+
+    def untrained(self, what: str, build: Callable[[], Any], layout: InputLayout) -> None:
+        """The held-out digits' predicted classes by a model that never trained."""
+
+        def predicted() -> list[int]:
+            return fitting.outputs(build(), self.digits.test_images, [layout])[0].argmax(dim=1).tolist()
+
+        classes = self.attempt(what, predicted)
+        if classes is not None:
+            self.measurement.untrained[what] = classes
+
+    def validated(self, model: Any, checkpoint: dict | None, layout: InputLayout) -> None:
+        """The digits the fit validated on, through the best checkpoint's weights (else the trained ones)."""
+        count = validated_count(self.spec, len(self.digits.val_x))
+
+        def rows() -> torch.Tensor:
+            if checkpoint is not None:
+                model.load_state_dict(checkpoint, strict=True)
+            images = self.digits.val_x[:count]
+            return fitting.outputs(model, lambda shape: self.digits.shaped(images, shape), [layout])[0]
+
+        found = self.attempt("the best checkpoint on the validation digits", rows)
+        if found is not None:
+            self.measurement.validated = encoded(found)
+            self.measurement.validated_from = "checkpoint" if checkpoint is not None else "trained"
 
 
 def predict(
@@ -112,8 +144,8 @@ def predict(
         return answer
     make_model, shape = built
     answer.built = True
-    measuring = Measuring(submission)
-    answer.measurement = measuring.measurement
+    measuring = Measuring(submission, spec, make_model, digits)
+    measurement = answer.measurement = measuring.measurement
     layouts = [layout, *(other for other in spec.input_layouts if other != layout)]
     try:
         with stand_ins.active(shape or IMAGE_SHAPES[0]):
@@ -124,7 +156,7 @@ def predict(
             )
             start = {key: value.detach().clone() for key, value in model.state_dict().items()}
             model.load_state_dict(weights, strict=True)
-            measuring.measurement.loaded = True
+            measurement.loaded = True
             trained, used = fitting.outputs(model, digits.test_images, layouts)
     except (Exception, SystemExit) as error:
         answer.problem = problem_from(error, submission)
@@ -134,61 +166,15 @@ def predict(
         answer.adaptations.append(
             f"`forward` rejected ({layout}) images outside `training_step`; it predicted from ({used})"
         )
-    with stand_ins.active(shape or IMAGE_SHAPES[0]):
-        measure(measuring, spec, make_model, model, digits, (trained, initial, start, checkpoint), used)
-    return answer
-
-
-def measure(
-    measuring: Measuring,
-    spec: RunSpec,
-    make_model: Callable[..., Any],
-    model: Any,
-    digits: data.Digits,
-    found: tuple[torch.Tensor, torch.Tensor | None, dict, dict | None],
-    layout: InputLayout,
-) -> None:
-    trained, initial, start, checkpoint = found
-    measurement = measuring.measurement
     measurement.trained = encoded(trained)
     measurement.initial = encoded(initial) if initial is not None else None
-
-    def predicted(candidate: Any) -> list[int]:
-        return fitting.outputs(candidate, digits.test_images, [layout])[0].argmax(dim=1).tolist()
-
-    other = measuring.attempt(UNTRAINED_FRESH, lambda: make_model(seed=spec.fit.seed + OTHER_SEED))
-    if other is not None:
-        fresh = measuring.attempt(UNTRAINED_FRESH, lambda: predicted(other))
-        if fresh is not None:
-            measurement.untrained[UNTRAINED_FRESH] = fresh
-
-        def started_weights() -> list[int]:
-            other.load_state_dict(start, strict=True)
-            return predicted(other)
-
-        moved = measuring.attempt(UNTRAINED_START, started_weights)
-        if moved is not None:
-            measurement.untrained[UNTRAINED_START] = moved
-
-        def shuffled_weights() -> list[int]:
-            # Weights of the right shapes and scale that no seed the student's code knows gives.
-            other.load_state_dict(shuffled(start), strict=True)
-            return predicted(other)
-
-        mixed = measuring.attempt(UNTRAINED_SHUFFLED, shuffled_weights)
-        if mixed is not None:
-            measurement.untrained[UNTRAINED_SHUFFLED] = mixed
-    count = validated_count(spec, len(digits.val_x))
-
-    def validated() -> torch.Tensor:
-        if checkpoint is not None:
-            model.load_state_dict(checkpoint, strict=True)
-        return fitting.outputs(model, lambda shape: digits.shaped(digits.val_x[:count], shape), [layout])[0]
-
-    rows = measuring.attempt("the best checkpoint on the validation digits", validated)
-    if rows is not None:
-        measurement.validated = encoded(rows)
-        measurement.validated_from = "checkpoint" if checkpoint is not None else "trained"
+    with stand_ins.active(shape or IMAGE_SHAPES[0]):
+        measuring.untrained(UNTRAINED_FRESH, measuring.another, used)
+        measuring.untrained(UNTRAINED_START, lambda: measuring.another(start), used)
+        # Weights of the right shapes and scale that no seed the student's code knows gives.
+        measuring.untrained(UNTRAINED_SHUFFLED, lambda: measuring.another(shuffled(start)), used)
+        measuring.validated(model, checkpoint, used)
+    return answer
 
 
 def _checkpoint_weights(path: Path | None) -> dict | None:
