@@ -58,6 +58,54 @@ def test_a_rerun_keeps_unchanged_results_and_regrades_only_a_change(
     }
 
 
+def test_regrading_some_submissions_into_the_class_folder_keeps_every_row(
+    graded_samples: Path, tmp_path: Path
+) -> None:
+    """One file, then `--only` two of the folder, into the class's --out: only their rows change."""
+    submissions, out = graded_copy(graded_samples, tmp_path)
+    rows = read_csv(out / "grades.csv")
+    (submissions / "syntax_error.py").write_text((SAMPLES / "correct_lightning.py").read_text())
+    one = run_grade(submissions / "syntax_error.py", "--rubric", "m14", "--out", out)
+    assert one.returncode == 0, one.stdout + one.stderr
+    after_one = read_csv(out / "grades.csv")
+    assert set(after_one) == set(rows) and after_one["syntax_error"]["score"] == "100"
+    assert {k: v for k, v in after_one.items() if k != "syntax_error"} == {
+        k: v for k, v in rows.items() if k != "syntax_error"
+    }
+    summary = (out / "summary.html").read_text()
+    assert all(f">{name}<" in summary for name in rows), "the class report lost rows"
+
+    (submissions / "crash_in_training_step.py").write_text((SAMPLES / "correct_lightning.py").read_text())
+    only = run_grade(
+        submissions, "--rubric", "m14", "--out", out, "--only", "crash_in_training_step,no_validation_step"
+    )
+    assert only.returncode == 0, only.stdout + only.stderr
+    assert only.stdout.count("(ok)") == 2 and "syntax_error" not in only.stdout  # the two, and only them
+    after_only = read_csv(out / "grades.csv")
+    assert set(after_only) == set(rows)
+    assert after_only["crash_in_training_step"]["score"] == "100"
+    assert after_only["no_validation_step"] == rows["no_validation_step"]  # unchanged, kept
+    assert {k: v for k, v in after_only.items() if k != "crash_in_training_step"} == {
+        k: v for k, v in after_one.items() if k != "crash_in_training_step"
+    }
+
+    unknown = run_grade(submissions, "--rubric", "m14", "--out", out, "--only", "nobody")
+    assert unknown.returncode == 2 and "no submission named nobody" in unknown.stderr
+
+
+def test_results_of_another_rubric_are_never_mixed_in(graded_samples: Path, tmp_path: Path) -> None:
+    submissions, out = graded_copy(graded_samples, tmp_path)
+    stray = out / "results" / "correct_lightning.json"
+    stray.write_text(
+        stray.read_text()
+        .replace('"rubric":"m14"', '"rubric":"m13"')
+        .replace('"rubric": "m14"', '"rubric": "m13"')
+    )
+    refused = run_grade(submissions / "syntax_error.py", "--rubric", "m14", "--out", out)
+    assert refused.returncode == 2
+    assert "holds 1 result(s) of rubric m13, not m14" in refused.stderr
+
+
 @pytest.mark.process
 def test_ctrl_c_stops_the_run_in_progress_keeps_what_was_graded_and_resumes(
     tmp_path: Path, test_rubric: Path

@@ -2,6 +2,8 @@
 
 Each result is written as soon as it exists, and a re-run grades only submissions whose
 fingerprint changed, so an interrupted batch loses nothing and resumes where it stopped.
+The gradebook is every result in `--out` of the same rubric, this run's over earlier ones:
+grading one submission, or `--only` a few, into a class's folder changes their rows only.
 """
 
 from __future__ import annotations
@@ -93,6 +95,28 @@ class Stopped(Exception):
     """The batch stopped before this submission's turn."""
 
 
+class OtherRubric(Exception):
+    """`--out` holds results of another rubric, which a gradebook must never mix in."""
+
+
+def earlier_results(out: Path, rubric: Rubric) -> dict[str, GradeResult]:
+    """The results already in `out`, by submission; refused when any is of another rubric."""
+    found = read_results(out)
+    others = sorted({r.rubric for r in found.values()} - {rubric.id})
+    if others:
+        count = sum(r.rubric != rubric.id for r in found.values())
+        raise OtherRubric(
+            f"{out} holds {count} result(s) of rubric {', '.join(others)}, not {rubric.id}: grade into "
+            "another --out, or remove those results first"
+        )
+    return found
+
+
+def gradebook(earlier: dict[str, GradeResult], graded: list[GradeResult]) -> list[GradeResult]:
+    """Every submission's latest result, in name order."""
+    return sorted({**earlier, **{r.submission: r for r in graded}}.values(), key=lambda r: r.submission)
+
+
 def grade_batch(
     submissions: list[Submission],
     context: GradingContext,
@@ -108,19 +132,19 @@ def grade_batch(
     Ctrl-C (or any error here) the runs in progress stop at once and are not published.
     """
     hooks = hooks or BatchHooks()
-    earlier = {} if force else read_results(out)
+    earlier = earlier_results(out, context.rubric)
     results: list[GradeResult] = []
     to_grade: list[tuple[Submission, str]] = []
     for submission in submissions:
         key = fingerprint(submission, context)
         result = earlier.get(submission.name)
-        if result is not None and result.fingerprint == key:
+        if not force and result is not None and result.fingerprint == key:
             results.append(result)
             hooks.graded(result, True)
         else:
             to_grade.append((submission, key))
     if results:
-        publish_gradebook(results, context.rubric, out)  # the kept rows, written once
+        publish_gradebook(gradebook(earlier, results), context.rubric, out)  # the kept rows, written once
 
     def graded(submission: Submission, key: str) -> GradeResult:
         if context.stopping.is_set():
@@ -137,7 +161,7 @@ def grade_batch(
             for future in as_completed(futures):
                 result = future.result()
                 results.append(result)
-                publish_graded(result, results, context.rubric, out)
+                publish_graded(result, gradebook(earlier, results), context.rubric, out)
                 hooks.graded(result, False)
         except BaseException:
             # Ctrl-C: what was graded is written; the runs in progress end now, unpublished.

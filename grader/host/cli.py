@@ -24,7 +24,15 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from grader.host.batch import BatchHooks, grade_batch, plan_workers, with_threads
+from grader.host.batch import (
+    BatchHooks,
+    OtherRubric,
+    earlier_results,
+    grade_batch,
+    gradebook,
+    plan_workers,
+    with_threads,
+)
 from grader.host.grading import GradingContext
 from grader.host.prepare import write_inputs
 from grader.host.prepare.data import (
@@ -128,6 +136,15 @@ def grade(
             help="Also write classroom, gradescope or junit reports (repeatable); summary.html is always written.",
         ),
     ] = None,
+    only: Annotated[
+        str | None,
+        typer.Option(
+            "--only",
+            help="Grade only these submissions of the folder (NAME[,NAME]); the gradebook keeps every "
+            "other row of --out.",
+            show_default=False,
+        ),
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Regrade every submission, also the unchanged ones.")
     ] = False,
@@ -189,6 +206,12 @@ def grade(
     submissions = [Submission(submission_name(path), path)] if one else discover(path)
     if not submissions:
         raise fail(f"no submissions in {path} (folders, .py, .ipynb or .zip files)")
+    if only:
+        submissions = chosen(submissions, only, path)
+    try:
+        earlier_results(out, loaded)
+    except OtherRubric as error:
+        raise fail(str(error)) from None
     if isinstance(backend, ClusterSandbox):
         slots, threads = backend.slots(loaded.limits.threads)
         jobs, loaded = jobs or slots, with_threads(loaded, threads)
@@ -210,6 +233,16 @@ def grade(
     finally:
         if isinstance(backend, ClusterSandbox):
             backend.close()
+
+
+def chosen(submissions: list[Submission], only: str, path: Path) -> list[Submission]:
+    """The submissions `--only` names, or a refusal that says which names are not there."""
+    names = [name.strip() for name in only.split(",") if name.strip()]
+    by_name = {s.name: s for s in submissions}
+    missing = [name for name in names if name not in by_name]
+    if missing:
+        raise fail(f"--only: no submission named {', '.join(missing)} in {path}")
+    return [by_name[name] for name in dict.fromkeys(names)]
 
 
 def open_backend(name: str, self_check: bool) -> Sandbox:
@@ -284,7 +317,9 @@ def run_batch(
             )
             raise typer.Exit(130) from None
 
-    written = publish_batch([f.value for f in formats or []], results, loaded, out)
+    # The batch's reports are the class's: every result of this rubric in --out, this run's over earlier ones.
+    everyone = gradebook(earlier_results(out, loaded), results)
+    written = publish_batch([f.value for f in formats or []], everyone, loaded, out)
     faults = [r.submission for r in results if r.status == "grader_error"]
     if self_check:
         console.print(Markdown(self_check_markdown(results[0], feedback_file(out, results[0].submission))))
