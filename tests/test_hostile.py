@@ -13,11 +13,13 @@ Without a sandbox these tests skip, except in CI (`CI` set), where they fail.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import re
+import resource
 import secrets
 import shutil
 import socket
@@ -34,6 +36,7 @@ import psutil
 import pytest
 
 from grader import tree
+from grader.host import budget
 from grader.host.batch import grade_batch, with_threads
 from grader.host.grading import GradingContext, Reference, grade
 from grader.host.prepare import write_inputs
@@ -58,6 +61,10 @@ REFERENCE_ACCURACY = 0.9
 WALL_SECONDS = 60
 SHORT_WALL_SECONDS = 20
 MEMORY_MB = 2000
+# What grading one submission may cost the host itself (its process and its readings).
+HOST_CPU_SECONDS = 10
+HOST_MEMORY_MB = 1536
+MB = 2**20
 # What the sandbox allows per file: SandboxLimits' default, which grading does not change.
 MAX_FILE_BYTES = SandboxLimits(1, 1, 1, 1).max_file_mb * 2**20
 MAX_PROCESSES = SandboxLimits(1, 1, 1, 1).max_processes
@@ -189,6 +196,7 @@ class Graded:
     output: Path
     output_sizes: dict[str, int]
     findings: dict | None
+    cost: HostCost | None = None  # what grading it cost the host
     problems: list[str] = field(default_factory=list)  # found by the checks every run gets
 
 
@@ -240,9 +248,9 @@ class Graders:
         name = Path(sample).stem
         work = context.workdir / "submissions" / name
         before = HostState.take(self.basetemp, skip=work)
-        with HostCost() as cost:
+        with HostMeter() as meter:
             result = grade(Submission(name, path), context)
-        problems = HostState.take(self.basetemp, skip=work).changes_since(before) + cost.problems()
+        problems = HostState.take(self.basetemp, skip=work).changes_since(before) + over_budget(meter.cost)
         problems += strays(work, path)
         problems += survivors(self.sandbox, context.workdir, markers)
         output = work / "output"
@@ -254,6 +262,7 @@ class Graders:
             output=output,
             output_sizes=sizes,
             findings=_findings(findings_file),
+            cost=meter.cost,
         )
         problems += leaks(graded, self.canaries)
         problems += unreadable_messages(result)
@@ -265,44 +274,86 @@ class Graders:
         return graded
 
 
+@dataclass(frozen=True)
 class HostCost:
-    """What grading one submission cost the grader's own process (this one, where `grade` runs),
-    never the sandbox's: its CPU time, and the peak of its resident memory above where it began."""
+    own_cpu_seconds: float  # the grader process's: staging, watching the sandbox, judging
+    readings_cpu_seconds: float  # its readings' (`grader.host.budget`); never the sandbox's
+    memory_mb: float  # the grader's resident growth at its peak, plus its largest reading's
 
-    CPU_SECONDS = 10.0
-    MEMORY_BYTES = 1.5 * 2**30
-    POLL_SECONDS = 0.05
+    @property
+    def cpu_seconds(self) -> float:
+        return self.own_cpu_seconds + self.readings_cpu_seconds
 
-    def __enter__(self) -> HostCost:
-        self._process = psutil.Process()
-        self._cpu = self._cpu_seconds()
-        self._start = self.peak = self._process.memory_info().rss
-        self._done = threading.Event()
-        self._poller = threading.Thread(target=self._poll, daemon=True)
-        self._poller.start()
+    def __str__(self) -> str:
+        return (
+            f"{self.cpu_seconds:.2f} s of CPU ({self.own_cpu_seconds:.2f} s its own, "
+            f"{self.readings_cpu_seconds:.2f} s reading), {self.memory_mb:.0f} MB"
+        )
+
+
+def host_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def readings_cpu_seconds(server: psutil.Process) -> float:
+    times = server.cpu_times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def readings_reaped(server: psutil.Process) -> None:
+    """Wait for the readings to end: their CPU time is the server's once it reaped them."""
+    deadline = time.monotonic() + 3
+    while server.children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+class HostMeter:
+    """The host's CPU time and memory while one submission is graded."""
+
+    INTERVAL = 0.05
+
+    def __init__(self) -> None:
+        budget.run(os.getpid)  # the fork server is up and has imported its readers
+        self.host = psutil.Process()
+        self.server = psutil.Process(budget.server_pid())
+        self.done = threading.Event()
+        self.cost: HostCost | None = None
+
+    def _sample(self) -> None:
+        while not self.done.wait(self.INTERVAL):
+            self.peak = max(self.peak, self.host.memory_info().rss)
+            baseline = self.server.memory_info().rss  # what every reading starts with
+            for reading in self.server.children():
+                with contextlib.suppress(psutil.Error):  # it just ended
+                    self.reading = max(self.reading, reading.memory_info().rss - baseline)
+
+    def __enter__(self) -> HostMeter:
+        self.own, self.readings = host_cpu_seconds(), readings_cpu_seconds(self.server)
+        self.start = self.peak = self.host.memory_info().rss
+        self.reading = 0
+        self.sampler = threading.Thread(target=self._sample, daemon=True)
+        self.sampler.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._poller.join()
-        self.cpu_seconds = self._cpu_seconds() - self._cpu
+        self.done.set()
+        self.sampler.join()
+        readings_reaped(self.server)
+        own, readings = host_cpu_seconds() - self.own, readings_cpu_seconds(self.server) - self.readings
+        self.cost = HostCost(own, readings, (self.peak - self.start + self.reading) / MB)
 
-    def _cpu_seconds(self) -> float:
-        times = self._process.cpu_times()
-        return times.user + times.system
 
-    def _poll(self) -> None:
-        while not self._done.wait(self.POLL_SECONDS):
-            self.peak = max(self.peak, self._process.memory_info().rss)
-
-    def problems(self) -> list[str]:
-        grown = self.peak - self._start
-        found = []
-        if self.cpu_seconds > self.CPU_SECONDS:
-            found.append(f"the host spent {self.cpu_seconds:.1f} s of its own CPU on one submission")
-        if grown > self.MEMORY_BYTES:
-            found.append(f"the host's memory grew by {grown / 2**20:.0f} MB for one submission")
-        return found
+def over_budget(cost: HostCost) -> list[str]:
+    """Where grading one submission cost the host more than its budget."""
+    found = []
+    if cost.cpu_seconds > HOST_CPU_SECONDS:
+        found.append(f"the host spent more than {HOST_CPU_SECONDS} s of CPU on one submission: {cost}")
+    if cost.readings_cpu_seconds > budget.DEFAULT.cpu_seconds + 1:  # a reading's last poll
+        found.append(f"the host's readings ran past their budget: {cost}")
+    if cost.memory_mb > HOST_MEMORY_MB:
+        found.append(f"the host grew by more than {HOST_MEMORY_MB} MB for one submission: {cost}")
+    return found
 
 
 def _json(path: Path) -> dict:

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.host import execute, judge, prepare
+from grader.host import budget, execute, judge, prepare
 from grader.host.prepare.data import Splits
 from grader.host.prepare.discovery import Submission
 from grader.host.prepare.staging import StagingError
@@ -81,9 +81,12 @@ class GradingContext:
 
 def grade(submission: Submission, context: GradingContext) -> GradeResult:
     started = time.perf_counter()
-    try:
-        staged = prepare.stage_submission(submission, context.work_folder(submission.name))
-    except StagingError as error:
-        return judge.rejected(submission, context, str(error), started)
-    run = execute.execute(staged, context)
-    return judge.judge(submission, staged, run, context, started)
+    budget.warm()  # the fork server's imports overlap the first submission's staging and run
+    # Converting its notebooks, opening its checkpoint and reading its source share one budget.
+    with budget.for_submission():
+        try:
+            staged = prepare.stage_submission(submission, context.work_folder(submission.name))
+        except StagingError as error:
+            return judge.rejected(submission, context, str(error), started)
+        run = execute.execute(staged, context)
+        return judge.judge(submission, staged, run, context, started)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import secrets
 import sys
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -39,6 +40,7 @@ from grader.contract import (
     RunReport,
     RunSpec,
     inflated_size,
+    pickle_refusal,
 )
 from grader.runner import data, fitting, opening, worker
 from grader.runner.problems import problem_from
@@ -178,10 +180,14 @@ def predict(
 
 
 def _checkpoint_weights(path: Path | None) -> dict | None:
-    """The best checkpoint's weights, read weights-only before any student code runs."""
+    """The best checkpoint's weights, read weights-only before any student code runs; a file too
+    large to open costs `checkpoint-saved` on the host, never this run's time."""
     if path is None or path.is_symlink() or not path.is_file() or inflated_size(path) > MAX_CHECKPOINT_BYTES:
         return None
     try:
+        with zipfile.ZipFile(path) as archive:
+            if pickle_refusal(archive):
+                return None
         state = torch.load(path, map_location="cpu", weights_only=True).get("state_dict")
     except Exception:
         return None  # an unreadable checkpoint costs `checkpoint-saved` on the host

@@ -14,7 +14,7 @@ from grader.host.execute import Execution
 from grader.host.judge.integrity import suspicions
 from grader.host.judge.measured import measure
 from grader.host.judge.scoring import Evidence, blocked_fix, score
-from grader.host.judge.static_checks import scan
+from grader.host.judge.static_checks import scan_within_budget
 from grader.host.judge.verdict import status_of, status_reason, stop_reason
 from grader.host.prepare.discovery import Submission
 from grader.host.prepare.staging import Staged
@@ -36,8 +36,13 @@ def accuracy(report: RunReport | None, labels: np.ndarray) -> float | None:
 
 
 def _own_module(folder: Path, name: str) -> bool:
-    """Whether the submission has a module or package of that name (then it is no missing package)."""
-    return any(True for _ in folder.rglob(name)) or any(True for _ in folder.rglob(f"{name}.py"))
+    """Whether the submission has a module or package of that name (then it is no missing package).
+
+    The name comes from the run's output, so it is compared literally, never used as a pattern:
+    `'**/**/**/x'` as an `rglob` pattern took the host a minute over 62 nested folders.
+    """
+    wanted = {name, f"{name}.py"}
+    return any(path.name in wanted for path in folder.rglob("*"))
 
 
 def import_notes(report: RunReport, folder: Path) -> list[str]:
@@ -105,7 +110,7 @@ def judge(
     evidence = Evidence(
         report=report,
         stop_reason=stop,
-        source=scan(staged.folder, callback_names(rubric)),
+        source=scan_within_budget(staged.folder, callback_names(rubric)),
         checkpoint=None if tampering else run.checkpoint,
         accuracy=accuracy(report, context.splits.test.labels),
         reference_accuracy=reference,

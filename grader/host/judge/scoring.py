@@ -344,6 +344,8 @@ def _early_stopping(criterion: Criterion, evidence: Evidence) -> Verdict:
 
 @check("uses-callbacks", needs=None)
 def _uses_callbacks(criterion: Criterion, evidence: Evidence) -> Verdict:
+    if evidence.source.refused:
+        return Verdict(0.0, f"Not judged: {evidence.source.refused}.")
     if evidence.source.unparsable and not any(evidence.source.calls.values()):
         files = ", ".join(evidence.source.unparsable)
         return Verdict(

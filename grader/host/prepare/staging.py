@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from grader import tree
+from grader.host import budget
 from grader.host.prepare import notebooks
 
 # Tooling, environments and run artefacts: never part of what is graded.
@@ -75,18 +76,24 @@ class Staged:
     notebooks: dict[str, tuple[str, list[int]]] = field(default_factory=dict)
 
     def convert(self, notebook: Path, target: Path) -> None:
+        """The notebook as Python, converted in a child under the submission's reading budget."""
         try:
-            converted = notebooks.to_python(notebook)
+            converted = budget.run(notebooks.to_python, notebook)
         except notebooks.NotebookError as error:
             raise StagingError(str(error)) from None
+        except budget.OverBudget as over:
+            raise StagingError(f"{notebook.name} could not be converted: {over}") from None
         target.write_text(converted.source, encoding="utf-8")
         # nbconvert writes "# In[ ]:" and two blank lines before each code cell.
         lines = converted.source.splitlines()
         starts = [n + 3 for n, line in enumerate(lines, 1) if line.startswith("# In[")]
         self.notebooks[target.relative_to(self.folder).as_posix()] = (notebook.name, starts)
-        note = notebooks.neutralised_note(notebook.name, converted)
-        if note:
-            self.notes.append(note)
+        for note in (
+            notebooks.too_large_note(notebook.name, converted),
+            notebooks.neutralised_note(notebook.name, converted),
+        ):
+            if note:
+                self.notes.append(note)
 
     def in_notebooks(self, text: str) -> str:
         """`lab.py:44` in a message becomes `lab.ipynb, code cell 5, line 1` for the student."""
@@ -101,7 +108,8 @@ class Staged:
         if not self.notebooks:
             return text
         files = "|".join(re.escape(name) for name in self.notebooks)
-        return re.sub(rf"(?P<file>{files}):(?P<line>\d+)", replace, text)
+        # A line number is at most nine digits: a longer one in a student's message is no line.
+        return re.sub(rf"(?P<file>{files}):(?P<line>\d{{1,9}})(?!\d)", replace, text)
 
 
 def stage(source: Path, destination: Path) -> Staged:
@@ -229,12 +237,25 @@ def source_fingerprint(source: Path) -> str:
         if source.is_dir():
             for path, relative in source_files(source):
                 digest.update(relative.as_posix().encode() + b"\0")
-                digest.update(path.read_bytes())
+                size = path.stat().st_size
+                if size > MAX_FILE_BYTES:  # not graded: its size is all that counts
+                    digest.update(f"not graded: {size}".encode())
+                else:
+                    for chunk in _chunks(path):
+                        digest.update(chunk)
         else:
-            digest.update(source.read_bytes())
+            for chunk in _chunks(source):
+                digest.update(chunk)
     except (StagingError, OSError) as error:
         digest.update(f"unreadable: {error}".encode())
     return digest.hexdigest()[:24]
+
+
+def _chunks(path: Path) -> Iterator[bytes]:
+    """A file of any size, a MB at a time (a zip handed in may be gigabytes)."""
+    with path.open("rb") as file:
+        while chunk := file.read(2**20):
+            yield chunk
 
 
 def _copy_tree(source: Path, destination: Path, staged: Staged) -> None:
