@@ -226,6 +226,37 @@ def _mapping_get(value: Any, key: str) -> Any:
     return dict(_mapping_items(value)).get(key, UNKNOWN)
 
 
+# A config whose aliases unfold past this many nodes is no config of this course: OmegaConf
+# copies every alias it meets, so ten aliases of ten aliases, eight levels deep, is 10^8 nodes.
+MAX_UNFOLDED_NODES = 100_000
+
+
+def unfolds_too_far(path: Path) -> bool:
+    """Whether a YAML file's nodes, its aliases unfolded, pass `MAX_UNFOLDED_NODES`; counted on
+    the composed graph, each node once, so the count itself is linear in the text."""
+    import yaml
+
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8", errors="replace"), Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, OSError, ValueError):
+        return False  # not for this count to refuse: loading it fails on its own
+    sizes: dict[int, int] = {}
+    pending = [(root, False)] if root is not None else []
+    while pending:  # post-order without recursion: a node's size once its children's are known
+        node, ready = pending.pop()
+        children = (
+            [n for pair in node.value for n in pair]
+            if isinstance(node, yaml.MappingNode)
+            else (node.value if isinstance(node, yaml.SequenceNode) else [])
+        )
+        if ready:
+            sizes[id(node)] = min(1 + sum(sizes[id(child)] for child in children), MAX_UNFOLDED_NODES + 1)
+        elif id(node) not in sizes:
+            pending.append((node, True))
+            pending += [(child, False) for child in children if id(child) not in sizes]
+    return root is not None and sizes[id(root)] > MAX_UNFOLDED_NODES
+
+
 class Configs:
     """The student's config files, loaded or composed once, with where each came from."""
 
@@ -239,7 +270,7 @@ class Configs:
 
     def file(self, path: Path) -> Any:
         """A YAML file, composed with Hydra when it has a defaults list."""
-        if not (path.is_file() and self._inside(path)):
+        if not (path.is_file() and self._inside(path)) or unfolds_too_far(path):
             return UNKNOWN
         key = (str(path.resolve()), None)
         if key not in self.loaded:
@@ -262,6 +293,8 @@ class Configs:
         if not (folder.is_dir() and self._inside(folder)):
             return UNKNOWN
         key = (str(folder.resolve()), name)
+        if any(unfolds_too_far(path) for path in folder.rglob("*.y*ml")):
+            return UNKNOWN  # Hydra would read every file of its groups
         if key not in self.loaded:
             try:
                 from hydra import compose, initialize_config_dir
@@ -292,12 +325,12 @@ class Configs:
             for entry in defaults:
                 if isinstance(entry, str) and entry != "_self_":
                     path = folder / f"{entry}.yaml"
-                    if path.is_file():
+                    if path.is_file() and not unfolds_too_far(path):
                         parts.append(OmegaConf.load(path))
                 elif isinstance(entry, DictConfig):
                     for group, option in entry.items():
                         path = folder / str(group).split("@")[0].lstrip("/+") / f"{option}.yaml"
-                        if path.is_file() and isinstance(option, str):
+                        if path.is_file() and isinstance(option, str) and not unfolds_too_far(path):
                             loaded = OmegaConf.load(path)
                             parts.append(OmegaConf.create({str(group).split("@")[0].lstrip("/+"): loaded}))
             return OmegaConf.merge(*parts, config)
