@@ -162,6 +162,7 @@ class Measurement(Contract):
     """
 
     loaded: bool = False  # the trained weights fit the class, tensor for tensor
+    weights_changed: bool | None = None  # whether the fit left any weight other than it found it
     trained: Outputs | None = None  # the held-out images through the trained weights
     initial: Outputs | None = None  # ... through the weights the fit started from (built under its seed)
     # Predicted classes of the held-out images by models that never trained, by what they are.

@@ -60,12 +60,15 @@ class Measured(BaseModel):
     # The best checkpoint's loss on the digits the fit validated on, by reading of the outputs.
     validated_losses: dict[str, float] = Field(default_factory=dict)
     validated_from: str | None = None
+    weights_changed: bool | None = None  # whether the fit changed any weight at all
     problems: list[str] = Field(default_factory=list)
 
     @property
     def loss_fell(self) -> bool | None:
         if self.initial_loss is None or self.final_loss is None:
             return None
+        if self.weights_changed is False:
+            return False  # nothing the fit did can have lowered it
         return self.final_loss < self.initial_loss * (1 - MIN_RELATIVE_FALL)
 
     @property

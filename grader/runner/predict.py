@@ -17,10 +17,12 @@ validated digits through the best checkpoint.
 from __future__ import annotations
 
 import base64
+import contextlib
 import secrets
 import sys
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -46,11 +48,14 @@ from grader.runner import data, fitting, opening, worker
 from grader.runner.problems import problem_from
 from grader.runner.stand_ins import IMAGE_SHAPES, StandIns
 
-# Models that never trained are built under the fit's seed plus this.
+# Models that never trained are built under the fit's seed plus this, or under a secret one.
 OTHER_SEED = 1
 UNTRAINED_FRESH = "a fresh model built under another seed"
 UNTRAINED_START = "the weights the fit started from, loaded into a model built under another seed"
-UNTRAINED_SHUFFLED = "the weights the fit started from, shuffled within each tensor"
+UNTRAINED_SECRET = "a model built under a seed your code cannot know"
+UNTRAINED_MOVED = (
+    "the weights the fit started from, moved as far as the fit moved them, in a random direction"
+)
 T = TypeVar("T")
 
 
@@ -62,21 +67,35 @@ def encoded(rows: torch.Tensor) -> Outputs | None:
     return Outputs(rows=rows.shape[0], columns=rows.shape[1], data=base64.b64encode(data_).decode())
 
 
-def shuffled(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Each floating-point tensor's entries in a random order of its own."""
+def moved(start: dict[str, torch.Tensor], trained: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The starting weights moved, tensor by tensor, as far as the fit moved them, in a random direction."""
     generator = torch.Generator().manual_seed(secrets.randbits(63))
-    return {
-        key: value.flatten()[torch.randperm(value.numel(), generator=generator)].reshape(value.shape)
-        if value.is_floating_point()
-        else value
-        for key, value in weights.items()
-    }
+    result = {}
+    for key, first in start.items():
+        step = trained[key].to(first.dtype) - first if first.is_floating_point() else None
+        if step is None or not step.any():
+            result[key] = first
+            continue
+        direction = torch.randn(first.shape, generator=generator, dtype=first.dtype)
+        result[key] = first + direction * (step.norm() / direction.norm().clamp_min(1e-12))
+    return result
 
 
 def validated_count(spec: RunSpec, available: int) -> int:
     """How many validation digits the grader's fit validated on (its loader does not shuffle)."""
     limit = spec.fit.limit_val_batches
     return available if limit is None else min(available, limit * spec.fit.batch_size)
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One model of the class, built afresh under `seed` and given `weights` (None: its own), whose
+    outputs for the held-out images (or the validated digits) are measured."""
+
+    name: str
+    seed: int
+    weights: dict[str, torch.Tensor] | None
+    validated: bool = False
 
 
 class Measuring:
@@ -93,37 +112,24 @@ class Measuring:
             self.measurement.problems.append(f"{what}: {problem_from(error, self.submission).message}")
             return None
 
-    def another(self, weights: dict[str, torch.Tensor] | None = None) -> Any:
-        """A model of the class built under another seed, given `weights` if any."""
-        model = self.make_model(seed=self.spec.fit.seed + OTHER_SEED)
-        if weights is not None:
-            model.load_state_dict(weights, strict=True)
-        return model
+    def starting_weights(self, layouts: list[InputLayout]) -> dict[str, torch.Tensor]:
+        """The weights the fit started from: the class built under the fit's seed (a few images
+        through it first, so that lazily shaped layers have their weights)."""
+        model = self.make_model()
+        with contextlib.suppress(Exception):
+            fitting.outputs(model, lambda shape: self.digits.shaped(self.digits.test_x[:2], shape), layouts)
+        return {key: value.detach().clone() for key, value in model.state_dict().items()}
 
-    def untrained(self, what: str, build: Callable[[], Any], layout: InputLayout) -> None:
-        """The held-out digits' predicted classes by a model that never trained."""
-
-        def predicted() -> list[int]:
-            return fitting.outputs(build(), self.digits.test_images, [layout])[0].argmax(dim=1).tolist()
-
-        classes = self.attempt(what, predicted)
-        if classes is not None:
-            self.measurement.untrained[what] = classes
-
-    def validated(self, model: Any, checkpoint: dict | None, layout: InputLayout) -> None:
-        """The digits the fit validated on, through the best checkpoint's weights (else the trained ones)."""
-        count = validated_count(self.spec, len(self.digits.val_x))
-
-        def rows() -> torch.Tensor:
-            if checkpoint is not None:
-                model.load_state_dict(checkpoint, strict=True)
-            images = self.digits.val_x[:count]
-            return fitting.outputs(model, lambda shape: self.digits.shaped(images, shape), [layout])[0]
-
-        found = self.attempt("the best checkpoint on the validation digits", rows)
-        if found is not None:
-            self.measurement.validated = encoded(found)
-            self.measurement.validated_from = "checkpoint" if checkpoint is not None else "trained"
+    def run(self, step: Pass, layouts: list[InputLayout]) -> tuple[torch.Tensor, InputLayout]:
+        """Every pass alike: a fresh model, one `load_state_dict`, the same images. Nothing in how
+        a model is made or fed tells the trained one from the others."""
+        model = self.make_model(seed=step.seed)
+        model.load_state_dict(model.state_dict() if step.weights is None else step.weights, strict=True)
+        images = self.digits.test_images
+        if step.validated:
+            count = validated_count(self.spec, len(self.digits.val_x))
+            images = lambda shape: self.digits.shaped(self.digits.val_x[:count], shape)  # noqa: E731
+        return fitting.outputs(model, images, layouts)
 
 
 def predict(
@@ -149,33 +155,51 @@ def predict(
     measuring = Measuring(submission, spec, make_model, digits)
     measurement = answer.measurement = measuring.measurement
     layouts = [layout, *(other for other in spec.input_layouts if other != layout)]
-    try:
-        with stand_ins.active(shape or IMAGE_SHAPES[0]):
-            model = make_model()
-            # Before any weights are loaded: the class as the fit's seed builds it, untrained.
-            initial = measuring.attempt(
-                "the model as built", lambda: fitting.outputs(model, digits.test_images, layouts)[0]
-            )
-            start = {key: value.detach().clone() for key, value in model.state_dict().items()}
-            model.load_state_dict(weights, strict=True)
-            measurement.loaded = True
-            trained, used = fitting.outputs(model, digits.test_images, layouts)
-    except (Exception, SystemExit) as error:
-        answer.problem = problem_from(error, submission)
+    seed = spec.fit.seed
+    with stand_ins.active(shape or IMAGE_SHAPES[0]):
+        start = measuring.attempt("the model as built", lambda: measuring.starting_weights(layouts))
+        if start is not None and start.keys() == weights.keys():
+            measurement.weights_changed = any(not torch.equal(start[k], weights[k]) for k in start)
+        passes = [
+            Pass("trained", seed, weights),
+            Pass("initial", seed, start),
+            Pass(UNTRAINED_FRESH, seed + OTHER_SEED, None),
+            Pass(UNTRAINED_START, seed + OTHER_SEED, start),
+            Pass(UNTRAINED_SECRET, secrets.randbits(31), None),
+            Pass("validated", seed, checkpoint if checkpoint is not None else weights, validated=True),
+        ]
+        if start is not None and start.keys() == weights.keys():
+            passes.append(Pass(UNTRAINED_MOVED, seed, moved(start, weights)))
+        passes = [p for p in passes if p.name not in ("initial", UNTRAINED_START) or start is not None]
+        secrets.SystemRandom().shuffle(passes)  # the order tells nothing either
+        found: dict[str, tuple[torch.Tensor, InputLayout] | BaseException] = {}
+        for step in passes:
+            try:
+                found[step.name] = measuring.run(step, layouts)
+            except (Exception, SystemExit) as error:
+                found[step.name] = error
+    trained = found.pop("trained")
+    if isinstance(trained, BaseException):
+        answer.problem = problem_from(trained, submission)
         return answer
-    answer.predictions = trained.argmax(dim=1).tolist()
+    rows, used = trained
+    measurement.loaded = True
+    answer.predictions = rows.argmax(dim=1).tolist()
     if used != layout:
         answer.adaptations.append(
             f"`forward` rejected ({layout}) images outside `training_step`; it predicted from ({used})"
         )
-    measurement.trained = encoded(trained)
-    measurement.initial = encoded(initial) if initial is not None else None
-    with stand_ins.active(shape or IMAGE_SHAPES[0]):
-        measuring.untrained(UNTRAINED_FRESH, measuring.another, used)
-        measuring.untrained(UNTRAINED_START, lambda: measuring.another(start), used)
-        # Weights of the right shapes and scale that no seed the student's code knows gives.
-        measuring.untrained(UNTRAINED_SHUFFLED, lambda: measuring.another(shuffled(start)), used)
-        measuring.validated(model, checkpoint, used)
+    measurement.trained = encoded(rows)
+    for name, outcome in found.items():
+        if isinstance(outcome, BaseException):
+            measurement.problems.append(f"{name}: {problem_from(outcome, submission).message}")
+        elif name == "initial":
+            measurement.initial = encoded(outcome[0])
+        elif name == "validated":
+            measurement.validated = encoded(outcome[0])
+            measurement.validated_from = "checkpoint" if checkpoint is not None else "trained"
+        else:
+            measurement.untrained[name] = outcome[0].argmax(dim=1).tolist()
     return answer
 
 

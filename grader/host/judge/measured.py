@@ -93,6 +93,11 @@ def measure(
         untrained["the model as built, before the fit"] = float(
             np.mean(initial.argmax(axis=1) == test_labels)
         )
+    if measurement.weights_changed is False and trained is not None and len(trained) == len(test_labels):
+        # The fit changed no weight: whatever the trained model answers, it answered untrained.
+        untrained["your model after a fit that changed none of its weights"] = float(
+            np.mean(trained.argmax(axis=1) == test_labels)
+        )
     validated = decoded(measurement.validated)
     readings = {}
     if validated is not None:
@@ -109,5 +114,6 @@ def measure(
         untrained_accuracy=untrained,
         validated_losses=readings,
         validated_from=measurement.validated_from,
+        weights_changed=measurement.weights_changed,
         problems=problems,
     )

@@ -208,7 +208,10 @@ def _validation_step(criterion: Criterion, evidence: Evidence) -> Verdict:
 @check("logs-train-loss", needs="probed")
 def _logs_train_loss(criterion: Criterion, evidence: Evidence) -> Verdict:
     probe = evidence.report.training_step
-    if "train_loss" in set(probe.logged) | set(evidence.report.fit.logged_metrics):
+    # What the training worker alone says its fit logged counts only where both processes found
+    # `training_step` working (a student may log it in an epoch hook).
+    logged = set(probe.logged) | (set(evidence.report.fit.logged_metrics) if probe.ok else set())
+    if "train_loss" in logged:
         return Verdict(1.0, "`train_loss` is logged.")
     if probe.problem:
         return Verdict(
@@ -222,6 +225,9 @@ def _logs_train_loss(criterion: Criterion, evidence: Evidence) -> Verdict:
 def _fit_completes(criterion: Criterion, evidence: Evidence) -> Verdict:
     fit = evidence.report.fit
     measurement = evidence.report.measurement
+    unable = _cannot_fit(evidence.report)
+    if fit.completed and unable:
+        return Verdict(0.0, f"Not confirmed: {unable}, so the fit cannot have run its steps.")
     if fit.completed and not (measurement and measurement.loaded):
         # The training run's word alone: a fresh process must have built the class and loaded
         # the weights the fit left.
@@ -287,6 +293,27 @@ def _loss_decreases(criterion: Criterion, evidence: Evidence) -> Verdict:
     return Verdict(0.0, message + ".")
 
 
+def _cannot_fit(report: RunReport) -> str | None:
+    """Why the hooks the probing and the training worker both called rule out a fit; the fit's
+    record is the training worker's word alone, its hooks' probes are two processes'."""
+    for hook in ("training_step", "configure_optimizers"):
+        if not getattr(report, hook).ok:
+            return f"`{hook}` did not work when the grader called it"
+    return None
+
+
+def _unwatched(evidence: Evidence) -> str | None:
+    """Why the callbacks cannot have watched the monitored value: `validation_step`, as both
+    processes called it, does not log it."""
+    unable = _cannot_fit(evidence.report)
+    probe = evidence.report.validation_step
+    if unable:
+        return unable
+    if not probe.ok or evidence.monitor not in probe.logged:
+        return f"`validation_step` did not log `{evidence.monitor}` when the grader called it"
+    return None
+
+
 def _monitored_disagrees(evidence: Evidence, value: float | None) -> str | None:
     """Why a monitored value the callbacks saw cannot be believed; None when it can.
 
@@ -315,7 +342,7 @@ def _checkpoint_saved(criterion: Criterion, evidence: Evidence) -> Verdict:
     if facts and facts.fits_model:
         score = evidence.report.fit.checkpoint.best_model_score
         best = f" (best {evidence.monitor} {score:.4f})" if score is not None else ""
-        doubt = _monitored_disagrees(evidence, score)
+        doubt = _unwatched(evidence) or _monitored_disagrees(evidence, score)
         if doubt:
             return Verdict(0.0, f"A best checkpoint was saved{best}, but {doubt}.")
         return Verdict(1.0, f"The best checkpoint was saved{best}; {facts.message}.")
@@ -331,7 +358,7 @@ def _early_stopping(criterion: Criterion, evidence: Evidence) -> Verdict:
     state = evidence.report.fit.early_stopping
     if not state.checks or state.best_score is None:
         return Verdict(0.0, f"`EarlyStopping` had nothing to watch: {_never_logged(evidence)}.")
-    doubt = _monitored_disagrees(evidence, state.best_score)
+    doubt = _unwatched(evidence) or _monitored_disagrees(evidence, state.best_score)
     if doubt:
         return Verdict(0.0, f"`EarlyStopping` watched `{state.monitor}`, but {doubt}.")
     stopped = f", stopped the fit at epoch {state.stopped_epoch}" if state.stopped_epoch else ""
