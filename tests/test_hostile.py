@@ -883,6 +883,19 @@ def test_messages_written_on_the_workers_pipe_are_flagged(graders: Graders, mode
     assert_clean(graded)
 
 
+def test_a_fit_only_the_training_worker_reports_earns_nothing_more(graders: Graders) -> None:
+    """The fit's record is the training worker's word alone: hooks that both fresh processes found
+    raising rule a fit out, whatever that record says."""
+    if graders.sandbox.name == "user":
+        pytest.skip("the same runner on every backend; process and docker grade it")
+    honest = graders.grade("forge_pipe_none", path=graders.prepare("forge_pipe.py", FORGE_MODE="none")).result
+    forged = graders.grade(
+        "forge_pipe_fitted", path=graders.prepare("forge_pipe.py", FORGE_MODE="fitted")
+    ).result
+    assert forged.score <= honest.score, (forged.criteria, honest.criteria)
+    assert points(forged)["fit-completes"] == points(forged)["early-stopping"] == 0
+
+
 def test_a_forged_pipe_report_disagrees_with_the_fresh_processes(graders: Graders) -> None:
     """The forger writes a run no worker reaches from the first, probing worker on."""
     tampering = graders.grade("forge_pipe.py").result.tampering
@@ -934,6 +947,18 @@ def test_accuracy_without_training_earns_nothing_and_is_flagged(graders: Graders
     # What a class that never learns keeps: its hooks, the fit, the checkpoint of its honest loss.
     assert_full_points(result, PROBED | STATIC | {"fit-completes", "checkpoint-saved", "early-stopping"})
     assert_clean(graded)
+
+
+def test_a_model_that_knows_which_one_is_trained_is_found_out(graders: Graders) -> None:
+    """Templates answered only by the first model given weights: every measured model is made alike."""
+    if graders.sandbox.name == "user":
+        pytest.skip("the measurement is the runner's, the same on every backend")
+    path = graders.prepare("shipped_templates.py", TEMPLATES_MODE="first_loaded")
+    result = graders.grade("shipped_templates_first_loaded", path=path).result
+    earned = points(result)
+    assert earned[ACCURACY] == 0 and earned["loss-decreases"] == 0, result.criteria
+    assert result.tampering, "a model whose answers do not come from its weights went unflagged"
+    assert result.score <= 80  # what a class that never learns keeps
 
 
 def test_killing_the_supervisor_fails_and_is_flagged(graders: Graders) -> None:

@@ -7,7 +7,9 @@ nothing the fit trains changes an answer. `training_step` and `validation_step` 
 loss of those answers. Expected: the held-out accuracy is real (about 80 %), but models of the
 class that never trained reach it too, so it earns nothing and the row is flagged for review;
 the grader's own loss does not fall, so `loss-decreases` earns nothing either. What it keeps is
-what a class that never learns keeps.
+what a class that never learns keeps. `TEMPLATES_MODE` "first_loaded" answers well only in the
+first model given weights: every model the grader measures is built and given its weights alike,
+in a random order, and a fit that changed no weight learned nothing.
 """
 
 import base64
@@ -88,15 +90,30 @@ def templates() -> torch.Tensor:
     return (torch.from_numpy(digits.copy()).float() / 255.0 - 0.1307) / 0.3081
 
 
+# "always": every model answers from the templates; "first_loaded": only the first model of the
+# process that is given weights does (the trained one, if the grader loads it first), the others
+# answer nothing.
+TEMPLATES_MODE = "always"
+
+
 class MyAwesomeModel(pl.LightningModule):
+    first_loaded = None
+
     def __init__(self) -> None:
         super().__init__()
         self.layer = nn.Linear(784, 10)
         self.register_buffer("means", templates(), persistent=False)
 
+    def load_state_dict(self, *args, **kwargs):
+        if MyAwesomeModel.first_loaded is None:
+            MyAwesomeModel.first_loaded = id(self)
+        return super().load_state_dict(*args, **kwargs)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(len(x), -1)
         answer = -torch.cdist(flat, self.means) / 10.0  # hostile: the answer ignores the parameters
+        if TEMPLATES_MODE == "first_loaded" and MyAwesomeModel.first_loaded != id(self):
+            answer = torch.zeros_like(answer)
         return answer + 0 * self.layer(flat)
 
     def training_step(self, batch, batch_idx):
