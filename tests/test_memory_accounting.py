@@ -198,6 +198,8 @@ def test_a_sandboxs_own_tmpfs_mounts_count() -> None:
     )
     command = ["bwrap", "--unshare-user", "--unshare-pid", "--die-with-parent", "--ro-bind", "/", "/"]
     command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
+    # The Python running the tests may live under /tmp (CI's venv), which the new tmpfs hides.
+    command += ["--ro-bind", sys.prefix, sys.prefix, "--chdir", "/"]
     command += [sys.executable, "-c", inner]
     sandboxed = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:
