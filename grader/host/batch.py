@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import psutil
@@ -22,6 +21,7 @@ from grader.host.judge import rejected
 from grader.host.prepare.discovery import Submission
 from grader.host.prepare.staging import source_fingerprint
 from grader.host.publish import publish_gradebook, publish_graded, read_results
+from grader.host.publish.common import grader_version
 from grader.host.results import GradeResult
 from grader.rubric.models import Rubric
 from grader.sandbox.base import available_cores
@@ -50,13 +50,6 @@ def with_threads(rubric: Rubric, threads: int) -> Rubric:
     return rubric.model_copy(update={"limits": limits})
 
 
-def grader_version() -> str:
-    try:
-        return version("lightning-grader")
-    except PackageNotFoundError:
-        return "unknown"
-
-
 def fingerprint(submission: Submission, context: GradingContext) -> str:
     digest = hashlib.sha256()
     for part in (
@@ -67,6 +60,8 @@ def fingerprint(submission: Submission, context: GradingContext) -> str:
         grader_version(),
     ):
         digest.update(part.encode() + b"\0")
+    if submission.student is not None:  # a late flag or an attempt changed: the gradebook's row changes
+        digest.update(submission.student.model_dump_json().encode() + b"\0")
     return digest.hexdigest()[:24]
 
 

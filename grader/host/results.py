@@ -27,6 +27,12 @@ class CriterionResult(BaseModel):
     description: str = ""
     hint: str = ""
     hidden: bool = False
+    # Where in the submission the finding is, relative to its root: every report that points at
+    # code (annotations, JUnit, Gradescope, CTRF) reads it from here. In a notebook, `file` is the
+    # .ipynb, `cell` its code cell (from 1) and `line` the line in that cell.
+    file: str | None = None
+    line: int | None = None
+    cell: int | None = None
 
     @property
     def passed(self) -> bool:
@@ -90,9 +96,29 @@ class Measured(BaseModel):
         )
 
 
+class Student(BaseModel):
+    """Who handed a submission in, as the LMS download names them: data the gradebook exports match
+    against the course's roster (`host/lms/`), never trusted for anything else."""
+
+    key: str = Field(description="The student's key in the download: the submission's name in the gradebook.")
+    platform: str = Field(
+        description="The download's layout: canvas, moodle, blackboard, brightspace, github, plain."
+    )
+    name: str | None = Field(default=None, description="The name as the download spells it.")
+    ids: dict[str, str] = Field(
+        default_factory=dict, description="The platform's ids, e.g. Canvas's user_id and submission_id."
+    )
+    late: bool = Field(default=False, description="Marked late by the platform.")
+    attempt: int | None = Field(
+        default=None, description="The resubmission's number, where the platform gives one."
+    )
+    files: list[str] = Field(default_factory=list, description="The original file names handed in.")
+
+
 class GradeResult(BaseModel):
     submission: str
     rubric: str
+    student: Student | None = None
     score: float
     max_score: float
     status: Status

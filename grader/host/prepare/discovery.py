@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.host.results import Student
+
 SUBMISSION_SUFFIXES = {".py", ".ipynb", ".zip"}
 IGNORE_FILE = ".gradeignore"
 
@@ -15,6 +17,7 @@ IGNORE_FILE = ".gradeignore"
 class Submission:
     name: str
     path: Path
+    student: Student | None = None  # who, as an LMS download names them
 
 
 def submission_name(path: Path) -> str:
@@ -22,7 +25,7 @@ def submission_name(path: Path) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "submission"
 
 
-def _ignored_patterns(folder: Path) -> list[str]:
+def ignored_patterns(folder: Path) -> list[str]:
     ignore = folder / IGNORE_FILE
     if not ignore.is_file():
         return []
@@ -32,7 +35,7 @@ def _ignored_patterns(folder: Path) -> list[str]:
 
 def discover(folder: Path) -> list[Submission]:
     """Every folder, .py, .ipynb and .zip directly in `folder`, minus `.gradeignore` patterns."""
-    patterns = _ignored_patterns(folder)
+    patterns = ignored_patterns(folder)
     found: list[Submission] = []
     used: set[str] = set()
     for path in sorted(folder.iterdir()):

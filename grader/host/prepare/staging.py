@@ -61,6 +61,7 @@ MAX_ARCHIVE_ENTRIES = 20_000
 MAX_ARCHIVE_BYTES = 512 * 2**20
 MAX_DEPTH = tree.MAX_DEPTH
 MAX_RELATIVE_PATH = 1024
+MAX_NAME_BYTES = 255  # one name on Linux file systems
 ARCHIVE_NOISE = {"__MACOSX"}
 
 
@@ -95,6 +96,18 @@ class Staged:
             if note:
                 self.notes.append(note)
 
+    def cell_of(self, file: str, line: int | None) -> tuple[str, int | None, int | None]:
+        """(file, code cell, line) of a converted notebook's line in the notebook itself; any
+        other file's location as it is."""
+        if file not in self.notebooks:
+            return file, None, line
+        name, starts = self.notebooks[file]
+        notebook = (PurePosixPath(file).parent / name).as_posix()
+        cell = bisect.bisect_right(starts, line) if line else 0
+        if cell == 0:
+            return notebook, None, None
+        return notebook, cell, line - starts[cell - 1] + 1
+
     def in_notebooks(self, text: str) -> str:
         """`lab.py:44` in a message becomes `lab.ipynb, code cell 5, line 1` for the student."""
 
@@ -125,7 +138,7 @@ def stage(source: Path, destination: Path) -> Staged:
         shutil.copyfile(source, destination / source.name)
     elif source.suffix == ".zip":
         with tempfile.TemporaryDirectory() as unpacked:
-            _copy_tree(_unpack(source, Path(unpacked)), destination, staged)
+            _copy_tree(unpack(source, Path(unpacked)), destination, staged)
     elif source.suffix == ".ipynb":
         staged.convert(source, destination / f"{source.stem}.py")
         staged.notes.append(f"notebook {source.name} was converted to {source.stem}.py")
@@ -137,7 +150,7 @@ def stage(source: Path, destination: Path) -> Staged:
     return staged
 
 
-def _unpack(archive_path: Path, folder: Path) -> Path:
+def unpack(archive_path: Path, folder: Path) -> Path:
     """Unpack an LMS zip safely and return its project root.
 
     Refused: entries that escape the folder, links, and archives too large or too many files
@@ -165,7 +178,7 @@ def _unpack(archive_path: Path, folder: Path) -> Path:
                 raise StagingError(f"{archive_path.name}: entries nest deeper than {MAX_DEPTH} folders")
             if entry.is_dir() or ARCHIVE_NOISE.intersection(parts):
                 continue
-            target = folder.joinpath(*parts)
+            target = folder.joinpath(*map(_storable, parts))
             target.parent.mkdir(parents=True, exist_ok=True)
             with archive.open(entry) as source, target.open("wb") as sink:
                 while chunk := source.read(2**20):
@@ -178,6 +191,19 @@ def _unpack(archive_path: Path, folder: Path) -> Path:
     children = [p for p in folder.iterdir() if p.name not in ARCHIVE_NOISE]
     # Most zips hold one folder named after the project.
     return children[0] if len(children) == 1 and children[0].is_dir() else folder
+
+
+def _storable(name: str) -> str:
+    """An entry's name as this file system stores it: a name over its 255 bytes (90 CJK characters
+    made on Windows) is shortened, keeping its start and suffix, with a hash that keeps it unique."""
+    if len(name.encode()) <= MAX_NAME_BYTES:
+        return name
+    suffix = PurePosixPath(name).suffix if len(PurePosixPath(name).suffix) <= 16 else ""
+    mark = "~" + hashlib.sha256(name.encode()).hexdigest()[:12]
+    start = name[: len(name) - len(suffix)]
+    while len((start + mark + suffix).encode()) > MAX_NAME_BYTES:
+        start = start[:-1]
+    return start + mark + suffix
 
 
 def _convert_notebooks(folder: Path, staged: Staged) -> None:
