@@ -6,11 +6,20 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from grader.host.results import GradeResult
+
+
+def grader_version() -> str:
+    """The installed grader's version, as every report and the batch's fingerprints give it."""
+    try:
+        return version("lightning-grader")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def file_stem(submission: str) -> str:

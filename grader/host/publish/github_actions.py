@@ -3,7 +3,8 @@
 The runner treats a log line as a workflow command when it starts with `::` after leading
 whitespace (`::add-mask::`, `::stop-commands::`, ...) or contains `##[` anywhere (the old
 syntax). Anything printed that came from a student (their output, or grader messages that
-quote it) goes through `neutralise` first; outputs go through the `$GITHUB_OUTPUT` file.
+quote it) goes through `neutralise` first; outputs go through the `$GITHUB_OUTPUT` file; the
+grader's own commands (annotations) are built by `workflow_command`, which escapes what they carry.
 """
 
 from __future__ import annotations
@@ -27,6 +28,30 @@ def neutralise(text: str) -> str:
             line = line[: len(line) - len(body)] + ": :" + body[2:]
         lines.append(line)
     return "".join(lines).replace("##[", "# #[")
+
+
+def escape_data(text: str) -> str:
+    """A workflow command's message as GitHub's toolkit escapes it: the runner decodes these back."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """A workflow command's property value: also no `:` or `,`, which end a property."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def workflow_command(command: str, properties: dict[str, str], message: str) -> str:
+    """`::command key=value,...::message`, one line whatever the texts hold.
+
+    The texts lose their control characters and escape sequences first (`plain_text`), and the
+    old syntax's `##[` as `neutralise` drops it; the escaping then keeps a newline, `:` or `,`
+    in them from ending the command or starting another."""
+
+    def text(value: str) -> str:
+        return plain_text(value).replace("##[", "# #[")
+
+    given = ",".join(f"{key}={escape_property(text(value))}" for key, value in properties.items())
+    return f"::{command}{' ' + given if given else ''}::{escape_data(text(message))}"
 
 
 def set_output(name: str, value: str) -> None:

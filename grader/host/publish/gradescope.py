@@ -4,12 +4,18 @@ Gradescope runs one submission per container and reads `/autograder/results/resu
 so one result is written as `results.json`; a batch gets `gradescope/<submission>.json`.
 Hidden criteria are tests with `visibility: after_published`: students see them, with their
 points and message, only once the instructor publishes the grades.
+
+When the rubric names leaderboard columns, a ranked submission (see `leaderboard.py`) also
+carries Gradescope's top-level `leaderboard` array, one `{name, value, order}` per column
+(https://gradescope-autograders.readthedocs.io/en/latest/leaderboards/); an unranked one
+carries none, so it stays off the board. Students there pick their own pseudonyms.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from grader.host.publish import leaderboard
 from grader.host.publish.common import number, plain_text, targets, with_suffix, write_json
 from grader.host.results import STATUS_MEANING, CriterionResult, GradeResult
 from grader.rubric.models import Rubric
@@ -43,13 +49,20 @@ def _output(result: GradeResult, rubric: Rubric) -> str:
 
 
 def gradescope_results(result: GradeResult, rubric: Rubric) -> dict:
-    return {
+    found = {
         "score": result.score,
         "execution_time": round(result.timings.total_seconds),
         "output": plain_text(_output(result, rubric)),
         "output_format": "text",
         "tests": [_test(c) for c in result.criteria],
     }
+    board = rubric.leaderboard
+    if board and (values := leaderboard.values(result, board)) is not None:
+        found["leaderboard"] = [
+            {"name": column.name, "value": value, "order": column.order}
+            for column, value in zip(board.columns, values, strict=True)
+        ]
+    return found
 
 
 def write_gradescope(results: list[GradeResult], rubric: Rubric, out: Path) -> None:

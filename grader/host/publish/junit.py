@@ -1,7 +1,8 @@
 """JUnit XML for CI test reports: a testsuite per submission, a testcase per criterion.
 
 A criterion below full points is a failure carrying the grader's message. Points travel as
-properties. The file is for instructors, so hidden criteria are shown like the others.
+properties; a criterion's place in the submission is the testcase's `file` and `line`. The
+file is for instructors, so hidden criteria are shown like the others.
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ def _suite(result: GradeResult, rubric: Rubric) -> ET.Element:
     )
     for criterion in result.criteria:
         case = ET.SubElement(suite, "testcase", name=criterion.id, classname=_text(result.submission))
+        if criterion.file:  # where CI reporters link the case (pytest's and Jest's attributes)
+            case.set("file", _text(criterion.file))
+            if criterion.line:
+                case.set("line", str(criterion.line))
         _properties(case, {"points": number(criterion.points), "max_points": number(criterion.max_points)})
         if not criterion.passed:
             failure = ET.SubElement(

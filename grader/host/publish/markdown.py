@@ -28,7 +28,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from grader.host.publish.common import plain_text
 
@@ -88,9 +88,21 @@ def _word(word: str, cell: bool) -> str:
     return _escaped(word)  # the punctuation around a word is no part of a link: "www." alone links nowhere
 
 
+def _joined(pieces: Iterable[str]) -> str:
+    """Markdown pieces in a row, a space between two that would touch with backticks: a span's
+    closing fence and the next one's opening would run together into one longer run, which
+    closes neither span and leaves what follows live (a link after `` `a` `` `` `@` ``)."""
+    out = ""
+    for piece in pieces:
+        if out.endswith("`") and piece.startswith("`"):
+            out += " "
+        out += piece
+    return out
+
+
 def _prose(text: str, cell: bool) -> str:
     """Prose between code spans: its spaces stay as they are."""
-    return "".join(_word(word, cell) for word in re.split(r"(\s+)", text))
+    return _joined(_word(word, cell) for word in re.split(r"(\s+)", text))
 
 
 def _line(markdown: str) -> str:
@@ -132,7 +144,7 @@ def render(message: str, *, cell: bool = False) -> str:
     """A grader message as one line of Markdown: its code spans as code, the rest as prose."""
     text = one_line(plain_text(message))
     return _line(
-        "".join(
+        _joined(
             (_span(piece, cell) if is_code else _prose(piece, cell)) if piece.strip() else piece
             for is_code, piece in _spans(text)
         )
