@@ -11,7 +11,12 @@ workers, timed without start-up or imports, per submission and for a 300-student
 It also reports the memory of a warm runner: the largest resident size any zygote process
 (`grader.runner.zygote`, the host's shared one or one inside a sandbox) reached.
 
-Usage: python benchmarks/batch.py [--copies 8] [--sandbox auto]
+With `--as-user NAME` (run as root) it instead grades the same N copies as root and as that
+user, in the order root, user, user, root, and prints the mean of each and their ratio: what a
+normal user's batch costs against root's on this machine (see `tests/unprivileged.py` for the
+copy of this Python the user runs).
+
+Usage: python benchmarks/batch.py [--copies 8] [--sandbox auto] [--as-user NAME]
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pwd
 import shutil
 import statistics
 import subprocess
@@ -40,6 +46,7 @@ from grader.paths import default_data_dir, shipped_dir
 from grader.rubric import load_rubric
 
 CLASS_SIZE = 300
+PROJECT = Path(__file__).resolve().parent.parent
 
 
 class ZygoteMemory(threading.Thread):
@@ -61,7 +68,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--copies", type=int, default=8)
     parser.add_argument("--sandbox", default="auto")
+    parser.add_argument("--as-user", metavar="NAME", help="grade as root and as this user, and compare")
     args = parser.parse_args()
+    if args.as_user:
+        user_against_root(args.copies, args.sandbox, pwd.getpwnam(args.as_user).pw_uid)
+        return
     rubric = load_rubric("m14")
     reference = shipped_dir("reference") / rubric.id
     grade = Path(sys.executable).parent / "grade"
@@ -124,6 +135,69 @@ def main() -> None:
         f"{(batch + marginal * (CLASS_SIZE - args.copies)) / 60:.1f}",
         f"{floor:.2f}, {floor * CLASS_SIZE / 60:.1f}",
         f"{memory.peak_mb:.0f}",
+    )
+    Console(width=160).print(table)
+
+
+def user_against_root(copies: int, sandbox: str, uid: int) -> None:
+    sys.path.insert(0, str(PROJECT))  # the tests' helpers for running as another user
+    from tests.unprivileged import as_user, installation_for_users, remove, user_folder
+
+    folder = user_folder("lightning-grader-benchmark-")
+    try:
+        python, project = installation_for_users(folder)
+        students = folder / "class"
+        for index in range(copies):
+            shutil.copytree(project / "reference" / "m14", students / f"student{index:03d}")
+        subprocess.run(["chown", "-R", f"{uid}:{uid}", str(folder)], check=True)
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+        env["GRADER_PROJECT_DIR"] = str(project)
+        env |= {name: os.environ[name] for name in ("GRADER_OFFLINE",) if name in os.environ}
+
+        def batch(who: str, round_: int) -> float:
+            out = folder / f"grades-{who}-{round_}"
+            arguments = [
+                "-m",
+                "grader",
+                str(students),
+                "--rubric",
+                "m14",
+                "--out",
+                str(out),
+                "--sandbox",
+                sandbox,
+            ]
+            home = folder / f"home-{who}"  # each its own cache of the reference's measurement
+            home.mkdir(exist_ok=True)
+            if who == "user":
+                os.chown(home, uid, uid)
+            settings = [*(f"{k}={v}" for k, v in env.items()), f"HOME={home}"]
+            command = ["env", "-i", *settings, str(python), *arguments]
+            started = time.perf_counter()
+            if who == "root":
+                ran = subprocess.run(command, capture_output=True, text=True, cwd=folder)
+            else:
+                ran = as_user(uid, command, capture_output=True, text=True, cwd=folder)
+            seconds = time.perf_counter() - started
+            if ran.returncode != 0:
+                sys.exit(f"the {who} batch failed:\n{ran.stdout[-3000:]}{ran.stderr[-3000:]}")
+            results = [json.loads(path.read_text()) for path in (out / "results").glob("*.json")]
+            assert len(results) == copies and all(r["status"] == "ok" for r in results), f"{who}: not all ok"
+            return seconds
+
+        timings: dict[str, list[float]] = {"root": [], "user": []}
+        for round_, who in enumerate(("root", "user", "user", "root")):
+            timings[who].append(batch(who, round_))
+    finally:
+        remove(folder)
+    root, user = statistics.mean(timings["root"]), statistics.mean(timings["user"])
+    table = Table(title=f"{copies} copies of the reference, --sandbox {sandbox}, {os.cpu_count()} cores")
+    for column in ("root s (each)", "user s (each)", "user / root"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        f"{root:.1f} ({', '.join(f'{t:.1f}' for t in timings['root'])})",
+        f"{user:.1f} ({', '.join(f'{t:.1f}' for t in timings['user'])})",
+        f"{user / root:.2f}",
     )
     Console(width=160).print(table)
 

@@ -8,13 +8,14 @@ and the next child starts from the untouched original. A zygote holds nothing se
 no digits; its environment is the sandbox's) and only ever runs the two worker entry points.
 
 It runs in one of two places:
-- `--control FD`: inside the sandbox, started by the supervisor for its two workers (Docker,
-  the `none` backend, or bubblewrap without root). It is unreadable to the workers (no
+- `--control FD`: inside the sandbox, started by the supervisor for its workers (Docker, the
+  `none` backend, or bubblewrap where the host's zygote cannot join the sandbox). It is unreadable to the workers (no
   ptrace, no /proc/<pid>/mem).
-- `--serve FD`: on the host, started once per batch worker by the `process` backend as root,
-  so that no submission pays for the imports. The host hands it each run's control socket;
-  each child joins that run's sandbox (`entering.join`), and the worker it forks there drops to
-  the run's uid and limits (`entering.become`). The sandbox's processes cannot see it.
+- `--serve FD`: on the host, started once per grading process by the `process` backend (as
+  root or as a user), so that no submission pays for the imports. The host hands it each run's
+  control socket; each child joins that run's sandbox (`entering.join`), and the worker it forks
+  there takes the run's uid and limits and drops every capability (`entering.become`). The
+  sandbox's processes cannot see it.
 """
 
 from __future__ import annotations
@@ -138,9 +139,11 @@ def enter_and_run(received: Received, control: socket.socket) -> int:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the zygote ignores it; this process waits
     peer = received.sender
     host_proc = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY)
+    as_root = os.geteuid() == 0
     try:
-        if peer is None or peer.uid == 0:
-            raise PermissionError("the request came without its sender's credentials, or from root")
+        # As root, only a run's throwaway uid; as a user, only the user's own sandboxes.
+        if peer is None or peer.uid == 0 or (not as_root and peer.uid != os.getuid()):
+            raise PermissionError("the request came without its sender's credentials, or from another user")
         entering.join(peer)
     except OSError:
         send(control, launch.WorkerEvent())  # no worker: the supervisor starts a fresh one itself
@@ -148,7 +151,7 @@ def enter_and_run(received: Received, control: socket.socket) -> int:
     fork_worker(
         received,
         control,
-        become=lambda: entering.become(peer, received.request.limits),
+        become=lambda: entering.become(peer, received.request.limits, as_root),
         shown_pid=lambda pid: entering.pid_inside(pid, host_proc),
     )
     return 0

@@ -17,9 +17,10 @@ BACKENDS: dict[str, Callable[[], Sandbox]] = {
 }
 # Strongest first: `user` contains a run by permissions alone, for where the kernel refuses
 # namespaces. `none` is never chosen automatically: it does not isolate anything. Before them
-# all comes `process` where it runs warm: as root with its cgroups it has what Docker has
-# (namespaces, a fresh uid, no capabilities, a syscall filter, memory and CPU cgroups) and forks
-# every worker from one warm zygote, where a container imports torch for each submission.
+# all comes `process` where it runs warm with cgroups of each run's own: then it has what Docker
+# has (namespaces, no capabilities, a syscall filter, memory and CPU limits the kernel keeps) and
+# forks every worker from one warm zygote, where a container imports torch for each submission.
+# A user's warm runs without cgroups come after Docker: their memory limit is only polled.
 AUTOMATIC = ("docker", "process", "user")
 
 
@@ -28,7 +29,7 @@ def open_sandbox(name: str) -> Sandbox:
     if name == "auto":
         with contextlib.suppress(SandboxUnavailable):
             process = open_sandbox("process")
-            if process.runs_warm():
+            if process.runs_like_docker():
                 return process
         reasons = []
         for candidate in AUTOMATIC:

@@ -6,10 +6,11 @@ never mapped, or a shared-memory segment, is memory the kernel keeps (shmem) as 
 run holds a descriptor, a mapping or the file's name, and neither resident nor proportional
 set sizes show it. Two counts:
 
-- `CgroupMemory`, where the run has a memory cgroup of its own (`process` as root): the kernel
-  charges to it every page the run's processes fault, shmem and kernel memory included. The
-  run holds that usage less its page cache (which the kernel reclaims) and less its output
-  folder's tmpfs (budgeted apart by `disk_mb`); the peak is the kernel's own.
+- `CgroupMemory`, where the run has a memory cgroup of its own (`process` as root), on cgroup
+  v1 or v2: the kernel charges to it every page the run's processes fault, shmem and kernel
+  memory included. The run holds that usage less its page cache (which the kernel reclaims)
+  and less its output folder's tmpfs (budgeted apart by `disk_mb`); the peak is the kernel's
+  own (on cgroup v2 before Linux 5.19, the highest usage read).
 - `MemoryWatch`: each process's proportional set size (the pages the zygote's forks share
   count once), plus, without a cgroup, `SharedMemory`: the shmem the run holds beyond those.
 
@@ -44,7 +45,8 @@ MEMORY_MAPPING = re.compile(
 
 
 class CgroupMemory:
-    """What a run with a cgroup v1 memory controller of its own holds, read from the kernel.
+    """What a run with a memory cgroup of its own holds, read from the kernel: cgroup v1's
+    files, or v2's where the folder has `memory.current`.
 
     `budgeted`: the run's output folder where it is a tmpfs of `disk_mb` (the host's mount):
     its pages are charged to the cgroup too, but they are the disk budget's.
@@ -52,26 +54,46 @@ class CgroupMemory:
 
     def __init__(self, folder: Path, budgeted: Path | None = None) -> None:
         self.folder, self.budgeted = folder, budgeted
+        self.unified = (folder / "memory.current").exists()
         self._peak = 0
 
     def over(self, limit_mb: float) -> bool:
         try:
-            usage = _read_int(self.folder / "memory.usage_in_bytes")
+            usage = self._usage()
             budgeted = _used_bytes(self.budgeted) if self.budgeted else 0
             if usage - budgeted <= limit_mb * MB:  # its page cache only lowers it: no need to read it
                 return False
             counts = _memory_stat(self.folder)
         except (OSError, ValueError):  # the cgroup's own limit still holds
             return False
-        cache = counts.get("total_active_file", 0) + counts.get("total_inactive_file", 0)
+        # The page cache: the file LRU lists, which shmem and tmpfs pages are not on (they sit on
+        # the anonymous ones). v1 sums the lists over the cgroup and its children under `total_`;
+        # every v2 count is hierarchical, and v2's `file` count includes shmem.
+        names = (
+            ("active_file", "inactive_file") if self.unified else ("total_active_file", "total_inactive_file")
+        )
+        cache = sum(counts.get(name, 0) for name in names)
         return usage - cache - budgeted > limit_mb * MB
 
     @property
     def peak_mb(self) -> float:
         """The kernel's high-water mark of the cgroup's usage (readable until it is removed)."""
         with contextlib.suppress(OSError, ValueError):
-            self._peak = max(self._peak, _read_int(self.folder / "memory.max_usage_in_bytes"))
+            self._peak = max(self._peak, self._kernel_peak())
         return self._peak / MB
+
+    def _usage(self) -> int:
+        if not self.unified:
+            return _read_int(self.folder / "memory.usage_in_bytes")
+        usage = _read_int(self.folder / "memory.current")
+        self._peak = max(self._peak, usage)  # the peak where the kernel keeps none (see `_kernel_peak`)
+        return usage
+
+    def _kernel_peak(self) -> int:
+        if not self.unified:
+            return _read_int(self.folder / "memory.max_usage_in_bytes")
+        peak = self.folder / "memory.peak"  # Linux 5.19 and later; before, the highest usage read
+        return _read_int(peak) if peak.exists() else self._usage()
 
 
 def _read_int(path: Path) -> int:

@@ -6,6 +6,7 @@ read-only at fixed paths, the output folder read-write, and private tmpfs for /t
 HOME. It has no network, its own PID/IPC/UTS/mount namespaces, a cleared environment and
 per-process limits. Run as root, bubblewrap mounts as root and the runner then drops to a
 throwaway uid (so RLIMIT_NPROC applies); run unprivileged, a user namespace does the job.
+Either way the workers come from the host's warm zygote where they can (`warm_problem`).
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import os
 import random
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import psutil
 
-from grader.runner.entering import RUN_CONTROLLERS, cgroups_of
+from grader.confine.cgroups import RunCgroups, remove_stale_run_cgroups, writable_problem
+from grader.runner.launch import SAFE_PATH
 from grader.sandbox import disk
 from grader.sandbox.base import (
     SandboxOutcome,
@@ -33,15 +36,13 @@ from grader.sandbox.base import (
 )
 from grader.sandbox.bootstrap import bootstrap_command
 from grader.sandbox.installation import hidden_folders, python_paths
-from grader.sandbox.memory import CgroupMemory
-from grader.sandbox.supervise import kill_all, supervise
+from grader.sandbox.supervise import NamespaceMembers, supervise
 from grader.sandbox.warm import warm_zygote
 
 SUBMISSION, INPUTS, OUTPUT = "/sandbox/submission", "/sandbox/input", "/sandbox/output"
 HOME = "/tmp/home"
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/fonts")
-CPU_PERIOD_US = 100_000
 # The cgroup's limit is a backstop behind the watchdog, which reads the cgroup's own count of
 # what the run holds (`CgroupMemory`) every poll and stops it first, saying `out_of_memory`.
 # The limit leaves room for what a fast allocator adds between two polls and for the page
@@ -114,97 +115,11 @@ def _memfd(text: str) -> int:
     return fd
 
 
-def _cgroups_writable() -> bool:
-    try:
-        folders = cgroups_of("self")
-    except OSError:
-        return False
-    return len(folders) == len(RUN_CONTROLLERS) and all(os.access(f, os.W_OK) for f in folders.values())
-
-
 @functools.cache
-def _remove_stale_cgroups() -> None:
-    """Remove the run cgroups a grader killed mid-batch left behind (each is named after the
-    grader's pid). Only an empty cgroup can be removed, so no running run loses its own."""
-    for folder in cgroups_of("self").values():
-        for stale in folder.glob("grader-*-*"):
-            owner = stale.name.split("-")[1]
-            if owner.isdigit() and int(owner) != os.getpid() and not psutil.pid_exists(int(owner)):
-                with contextlib.suppress(OSError):
-                    stale.rmdir()
-
-
-class _RunCgroups:
-    """As root, where the cgroup v1 memory and CPU controllers are writable, a run's own cgroups:
-    the kernel's count of every page the run holds, with a limit behind the watchdog that reads
-    it, and a CPU quota of the rubric's threads, so that the threads a submission starts slow it
-    down and never the run beside it. Elsewhere `path` is None."""
-
-    def __init__(self, limit_mb: int, threads: int, enabled: bool) -> None:
-        self.folders: dict[str, Path] = {}
-        if not enabled:
-            return
-        settings = {
-            "memory": {"memory.limit_in_bytes": limit_mb * 2**20},
-            "cpu": {"cpu.cfs_period_us": CPU_PERIOD_US, "cpu.cfs_quota_us": max(threads, 1) * CPU_PERIOD_US},
-        }
-        name = f"grader-{os.getpid()}-{time.monotonic_ns()}"
-        try:
-            own = cgroups_of("self")
-            for controller, values in settings.items():
-                folder = own[controller] / name
-                folder.mkdir()
-                self.folders[controller] = folder
-                for setting, value in values.items():
-                    (folder / setting).write_text(str(value))
-        except (OSError, KeyError):
-            self.remove()
-
-    @property
-    def path(self) -> Path | None:
-        return self.folders.get("memory")
-
-    def enter(self) -> None:  # in the child, before bwrap starts
-        for folder in self.folders.values():
-            (folder / "cgroup.procs").write_text(str(os.getpid()))
-
-    def members(self) -> list[int]:
-        """Every process in the run's cgroups, wherever it was forked from."""
-        try:
-            return [int(pid) for pid in (self.folders["memory"] / "cgroup.procs").read_text().split()]
-        except (OSError, KeyError):
-            return []
-
-    def memory(self, budgeted: Path | None) -> CgroupMemory | None:
-        """The kernel's count of what the run holds; `budgeted`: its output's tmpfs, if any."""
-        return CgroupMemory(self.path, budgeted) if self.path else None
-
-    def oom_killed(self) -> bool:
-        if not self.path:
-            return False
-        for line in (self.path / "memory.oom_control").read_text().splitlines():
-            if line.startswith("oom_kill "):
-                return int(line.split()[1]) > 0
-        return int((self.path / "memory.failcnt").read_text()) > 0
-
-    def remove(self) -> None:
-        for folder in self.folders.values():
-            _remove_cgroup(folder)
-        self.folders = {}
-
-
-def _remove_cgroup(folder: Path) -> None:
-    """Kill what is left in it, then remove it once the kernel has let its tasks go."""
-    for _ in range(50):
-        with contextlib.suppress(OSError):
-            kill_all([int(pid) for pid in (folder / "cgroup.procs").read_text().split()])
-        try:
-            folder.rmdir()
-            return
-        except FileNotFoundError:
-            return
-        except OSError:
-            time.sleep(0.1)  # killed tasks leave the cgroup asynchronously
+def _cgroups_problem() -> str | None:
+    """Why runs here get no cgroups of their own (None when they do); asked once per process:
+    on cgroup v2 the answer also readies the runs' parent cgroup."""
+    return writable_problem()
 
 
 @functools.cache
@@ -227,6 +142,52 @@ def _problem() -> str | None:
     return None
 
 
+@functools.cache
+def _join_problem() -> str | None:
+    """Why the host's zygote could not join a user's sandbox here (None when it can), from one
+    real try: a sandbox made as every run's is, and `grader.runner.entering` joining it."""
+    command = [shutil.which("bwrap") or "bwrap", *_namespace_args(False), *_system_args(), "cat"]
+    sandbox = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        inside = _first_inside(sandbox)
+        if inside is None:
+            return "the probe's sandbox did not start"
+        joining = [sys.executable, *SAFE_PATH, "-m", "grader.runner.entering", str(inside)]
+        tried = subprocess.run(joining, capture_output=True, text=True, timeout=60, cwd="/")
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"joining a sandbox failed: {error}"
+    finally:
+        sandbox.stdin.close()
+        sandbox.wait()
+    return None if tried.returncode == 0 else f"joining a sandbox failed: {tried.stderr.strip()[-300:]}"
+
+
+def _first_inside(sandbox: subprocess.Popen) -> int | None:
+    """The host's pid of the sandbox's first process (PID 1 in its own namespace)."""
+    deadline = time.monotonic() + 10
+    while sandbox.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process(sandbox.pid).children(recursive=True):
+                if child.name() == "cat":
+                    return child.pid
+        time.sleep(0.01)
+    return None
+
+
+def warm_problem() -> str | None:
+    """Why runs here do not get their workers from the host's warm zygote (None when they do):
+    then every run imports torch and Lightning in a zygote of its own."""
+    problem = _problem()
+    if problem:
+        return problem
+    if os.geteuid() == 0:
+        # As root the worker joins the run by its cgroups; a user's may join by namespaces alone.
+        return _cgroups_problem()
+    return _join_problem()
+
+
 class ProcessSandbox:
     name = "process"
 
@@ -236,12 +197,19 @@ class ProcessSandbox:
         if problem:
             raise SandboxUnavailable(problem)
         if self.runs_warm():
-            _remove_stale_cgroups()
+            if _cgroups_problem() is None:
+                remove_stale_run_cgroups()
             warm_zygote().start_soon()
 
     def runs_warm(self) -> bool:
-        """Whether runs get cgroups of their own, and so workers from the host's warm zygote."""
-        return _problem() is None and os.geteuid() == 0 and _cgroups_writable()
+        """Whether runs get their workers from the host's warm zygote: as root, where each run
+        gets cgroups of its own (v1 or v2); as a user, where the zygote can join a run's
+        namespaces."""
+        return warm_problem() is None
+
+    def runs_like_docker(self) -> bool:
+        """Warm, and each run in cgroups of its own: the memory limit kept by the kernel."""
+        return self.runs_warm() and _cgroups_problem() is None
 
     def caveat(self) -> None:
         """Nothing: the namespaces isolate all the threat model lists."""
@@ -264,9 +232,15 @@ class ProcessSandbox:
         # The output's tmpfs pages count toward the cgroup too; the watchdog leaves them to the
         # disk budget and still stops the run at its memory limit.
         extra_mb = limits.disk_mb if bounded else 0
-        cgroup = _RunCgroups(cgroup_limit_mb(limits.memory_mb) + extra_mb, limits.threads, enabled=as_root)
-        # The workers come from the warm zygote where they can join the run's cgroups (as root).
-        zygote = warm_zygote().connect() if cgroup.path else None
+        cgroup = RunCgroups(
+            cgroup_limit_mb(limits.memory_mb) + extra_mb,
+            limits.threads,
+            limits.max_processes,
+            enabled=_cgroups_problem() is None,
+        )
+        # The workers come from the warm zygote where they can join the run's cgroups, or, as a
+        # user, its namespaces.
+        zygote = warm_zygote().connect() if self.runs_warm() and (cgroup.path or not as_root) else None
         fds: list[int] = []
         try:
             fds = [
@@ -284,12 +258,14 @@ class ProcessSandbox:
                 start_new_session=True,
                 preexec_fn=cgroup.enter if cgroup.path else None,
             )
-            # Workers forked by the warm zygote are not bubblewrap's descendants: the cgroups hold all.
+            # Workers forked by the warm zygote are not bubblewrap's descendants: the cgroups hold
+            # all, and without them the sandbox's namespaces do.
+            members = (cgroup.members if cgroup.path else NamespaceMembers(process.pid)) if zygote else None
             outcome = supervise(
                 process,
                 request,
                 self.name,
-                members=cgroup.members if zygote else None,
+                members=members,
                 cgroup=cgroup.memory(budgeted=request.output if bounded else None),
             )
             outcome.out_of_memory = outcome.out_of_memory or cgroup.oom_killed()

@@ -88,6 +88,39 @@ def supervise(
     return outcome
 
 
+class NamespaceMembers:
+    """The processes of a sandbox whose workers are not all its runner's descendants, where no
+    cgroup lists them: the runner's own tree, and every process in its sandbox's PID or mount
+    namespace (a worker the host's zygote forked there, and the zygote's child that joined).
+    Nothing in the sandbox can leave them: making namespaces of its own needs capabilities the
+    sandbox does not have."""
+
+    def __init__(self, runner_pid: int) -> None:
+        self.runner_pid = runner_pid
+        self.namespaces: set[str] = set()
+
+    def __call__(self) -> list[int]:
+        tree = _tree(self.runner_pid)
+        if not self.namespaces:
+            own = {_namespace("self", "pid"), _namespace("self", "mnt")}
+            for pid in tree:
+                found = {_namespace(pid, "pid"), _namespace(pid, "mnt")} - own - {None}
+                if len(found) == 2:
+                    self.namespaces = found
+                    break
+        inside = [
+            pid for pid in psutil.pids() if {_namespace(pid, "pid"), _namespace(pid, "mnt")} & self.namespaces
+        ]
+        return sorted({*tree, *inside})
+
+
+def _namespace(pid: int | str, kind: str) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/{kind}")
+    except OSError:
+        return None
+
+
 def _tree(pid: int) -> list[int]:
     try:
         root = psutil.Process(pid)

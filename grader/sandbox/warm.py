@@ -1,11 +1,13 @@
 """The `process` backend's warm zygote: torch and Lightning imported once per grading process.
 
-As root, the backend starts one `python -m grader.runner.zygote --serve` for all the runs of
-a batch. Each run's supervisor gets a socket to it (passed into bubblewrap), and every worker
-is forked from it into that run's sandbox (see `grader.runner.zygote` and `entering`), so
-no submission pays the 5 s of imports. It runs with the sandbox's environment, never the
-host's, and holds nothing of any submission. Without root, or when it cannot start, each
-supervisor starts a zygote of its own inside its sandbox instead.
+Where runs are warm (`ProcessSandbox.runs_warm`: as root with run cgroups, or as a user whose
+zygote can join a run's user namespaces), the backend starts one
+`python -m grader.runner.zygote --serve` for all the runs of a batch. Each run's supervisor
+gets a socket to it (passed into bubblewrap), and every worker is forked from it into that
+run's sandbox (see `grader.runner.zygote` and `entering`), so no submission pays the 5 s of
+imports. It runs with the sandbox's environment, never the host's, and holds nothing of any
+submission. Elsewhere, or when it cannot start, each supervisor starts a zygote of its own
+inside its sandbox instead.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Confinement code both the host and the sandbox side use."""
