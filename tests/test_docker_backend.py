@@ -211,7 +211,7 @@ def test_unreachable_engine_says_how_to_fix(monkeypatch, tmp_path):
 
 
 def test_the_action_uses_the_image_published_for_its_tag(sandbox, tmp_path):
-    """The Classroom action's image step, for the tag `v9.9` of `My-Org/Grader`: the image the
+    """The action's image step, for the tag `v9.9` of `My-Org/Grader`: the image the
     publishing workflow pushed for that tag, here already on the machine (no registry)."""
     published = "ghcr.io/my-org/grader:v9.9"
     client = sandbox.client()
@@ -223,7 +223,7 @@ def test_the_action_uses_the_image_published_for_its_tag(sandbox, tmp_path):
             "GITHUB_ACTION_PATH": str(tmp_path / "_actions" / "My-Org" / "Grader" / "v9.9"),
             "GITHUB_OUTPUT": str(tmp_path / "output"),
         }
-        script = Path(__file__).resolve().parent.parent / ".github" / "classroom" / "grading-image.sh"
+        script = Path(__file__).resolve().parent.parent / ".github" / "action" / "grading-image.sh"
         completed = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env)
         assert completed.returncode == 0, completed.stderr
         assert f"Using {published} from the runner." in completed.stdout

@@ -98,4 +98,8 @@ def test_a_batch_without_a_sandbox_refuses_and_says_how_to_fix_it(student_machin
     message = " ".join(ran.stderr.split())
     assert "no isolating sandbox works here" in message
     assert "apt install bubblewrap" in message and "docker" in message
+    why = [line for line in ran.stderr.splitlines() if line.startswith("why: ")]
+    assert why == [
+        "why: process: bubblewrap is not installed: no bwrap on PATH; `grade --doctor` says how to fix it"
+    ]
     assert "Traceback" not in ran.stderr

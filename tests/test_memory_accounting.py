@@ -24,7 +24,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from grader.runner.entering import cgroups_of
+from grader.confine.cgroups import hierarchy_of
 from grader.sandbox import process, user
 from grader.sandbox.container_cgroup import CGROUP_ROOT, PREFIX, readable_here
 from grader.sandbox.memory import CgroupMemory, MemoryWatch, SharedMemory, segments_of
@@ -245,7 +245,10 @@ def test_shared_memory_made_between_two_counts_is_seen_at_the_next_poll() -> Non
 @AS_ROOT
 def test_a_cgroup_counts_shmem_and_neither_page_cache_nor_the_output(tmp_path: Path) -> None:
     try:
-        parent = cgroups_of("self")["memory"]
+        hierarchy = hierarchy_of("self")
+        if hierarchy is None or hierarchy.version != 1:
+            raise OSError("no cgroup v1 memory controller")
+        parent = hierarchy.folders[0]
         folder = parent / f"grader-{os.getpid()}-{time.monotonic_ns()}"
         folder.mkdir()
     except (OSError, KeyError):

@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 import grader
+from grader.confine import cgroups
 from grader.contract import REPORT_FILE
 from grader.host.execute import read_report, runner_stdin
 from grader.sandbox import open_sandbox, process
@@ -245,8 +246,8 @@ def test_missing_bubblewrap_is_explained(tmp_path, monkeypatch):
 
 
 def test_auto_takes_process_where_it_runs_warm(sandbox):
-    if not sandbox.runs_warm():
-        pytest.skip("needs root and writable cgroup v1 memory and CPU controllers")
+    if not sandbox.runs_like_docker():
+        pytest.skip("needs cgroups of each run's own (root and cgroup v1 here)")
     assert open_sandbox("auto").name == "process"
 
 
@@ -255,15 +256,16 @@ def test_auto_takes_docker_where_process_would_not_run_warm(monkeypatch):
         open_sandbox("docker")
     except SandboxUnavailable as error:
         pytest.skip(f"no Docker here: {error}")
-    monkeypatch.setattr(process, "_cgroups_writable", lambda: False)
+    monkeypatch.setattr(process, "_cgroups_problem", lambda: "no writable cgroup here")
     assert open_sandbox("auto").name == "docker"
 
 
 def test_a_run_as_root_has_a_cpu_quota_of_its_threads_and_leaves_no_cgroup(sandbox, inputs, tmp_path):
     """What the quota does to a greedy run is measured by tests/test_hostile.py (`cpu_hog.py`)."""
-    if not sandbox.runs_warm():
-        pytest.skip("needs root and writable cgroup v1 memory and CPU controllers")
-    own = process.cgroups_of("self")
+    if not sandbox.runs_like_docker():
+        pytest.skip("needs cgroups of each run's own (root and cgroup v1 here)")
+    memory, cpu = cgroups.cgroup_folders_of("self")  # cgroup v1: this machine's
+    own = {"memory": memory, "cpu": cpu}
     seen: dict[str, str] = {}
     done = threading.Event()
 
@@ -285,7 +287,7 @@ def test_a_run_as_root_has_a_cpu_quota_of_its_threads_and_leaves_no_cgroup(sandb
         done.set()
         watcher.join()
     assert outcome.exit_code is not None
-    assert seen["cpu"] == str(process.CPU_PERIOD_US)  # one thread: one core's worth per period
+    assert seen["cpu"] == str(cgroups.CPU_PERIOD_US)  # one thread: one core's worth per period
     # The memory limit: the run's, with headroom, plus its output's tmpfs where the host mounts one.
     assert int(seen["memory"]) in {
         process.cgroup_limit_mb(1500) * 2**20,
@@ -298,23 +300,17 @@ def test_a_run_as_root_has_a_cpu_quota_of_its_threads_and_leaves_no_cgroup(sandb
 
 
 def test_cgroups_a_killed_grader_left_are_removed(sandbox):
-    if not sandbox.runs_warm():
-        pytest.skip("needs root and writable cgroup v1 memory and CPU controllers")
+    if not sandbox.runs_like_docker():
+        pytest.skip("needs cgroups of each run's own (root and cgroup v1 here)")
     gone = psutil.Popen(["true"])  # a pid that no longer runs
     gone.wait()
-    stale = {
-        controller: folder / f"grader-{gone.pid}-1"
-        for controller, folder in process.cgroups_of("self").items()
-    }
-    live = {
-        controller: folder / f"grader-{os.getpid()}-1"
-        for controller, folder in process.cgroups_of("self").items()
-    }
+    own = cgroups.cgroup_folders_of("self")
+    stale = {folder: folder / f"grader-{gone.pid}-1" for folder in own}
+    live = {folder: folder / f"grader-{os.getpid()}-1" for folder in own}
     for folder in [*stale.values(), *live.values()]:
         folder.mkdir()
     try:
-        process._remove_stale_cgroups.cache_clear()
-        process._remove_stale_cgroups()
+        cgroups.remove_stale_run_cgroups()
         assert [folder for folder in stale.values() if folder.exists()] == []
         assert all(folder.exists() for folder in live.values())  # this grader's own stay
     finally:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import tempfile
 import threading
+from collections.abc import Mapping
 from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
@@ -24,6 +26,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from grader.host.apparmor import ProfileRefused, bwrap_binary, install_profile
 from grader.host.batch import (
     BatchHooks,
     OtherRubric,
@@ -33,7 +36,11 @@ from grader.host.batch import (
     plan_workers,
     with_threads,
 )
+from grader.host.doctor import examine, print_report, refusal_line
 from grader.host.grading import GradingContext
+from grader.host.lms.download import Download, DownloadError, read_download
+from grader.host.lms.layouts import LayoutName
+from grader.host.lms.roster import RosterError, read_roster
 from grader.host.prepare import write_inputs
 from grader.host.prepare.data import (
     DataError,
@@ -42,11 +49,12 @@ from grader.host.prepare.data import (
     make_splits,
     with_secret_test_digits,
 )
-from grader.host.prepare.discovery import Submission, discover, submission_name
+from grader.host.prepare.discovery import Submission, submission_name
 from grader.host.prepare.reference import ReferenceUnavailable, measure_reference
 from grader.host.publish import FormatName, publish_batch
 from grader.host.publish.common import plain_text
 from grader.host.publish.feedback import feedback_file, self_check_markdown
+from grader.host.publish.lms import exported, platforms, save_roster, saved_roster, scaling_note
 from grader.host.results import GradeResult
 from grader.paths import default_data_dir
 from grader.rubric import RubricError, load_rubric, rubric_schema
@@ -133,7 +141,8 @@ def grade(
         list[FormatName] | None,
         typer.Option(
             "--format",
-            help="Also write classroom, gradescope or junit reports (repeatable); summary.html is always written.",
+            help=f"Also write {', '.join(FormatName.__members__)} reports (repeatable); summary.html is "
+            "always written.",
         ),
     ] = None,
     only: Annotated[
@@ -148,6 +157,35 @@ def grade(
     force: Annotated[
         bool, typer.Option("--force", help="Regrade every submission, also the unchanged ones.")
     ] = False,
+    layout: Annotated[
+        LayoutName | None,
+        typer.Option(
+            "--layout",
+            help="How PATH names its entries: an LMS's own download (folder or zip), each student's files "
+            "grouped as one submission, or plain (each entry one submission). Default: detected from the names.",
+            show_default=False,
+        ),
+    ] = None,
+    roster: Annotated[
+        Path | None,
+        typer.Option(
+            "--roster",
+            help="The course's students: the LMS's gradebook export as downloaded (Canvas, Moodle, "
+            "Blackboard, Brightspace) or a CSV with any of username, email, student_id, sis_id, github, "
+            "name, section. Each gradebook's import file goes to OUT/lms/; kept there for later runs.",
+            show_default=False,
+        ),
+    ] = None,
+    lms_assignment: Annotated[
+        str | None,
+        typer.Option(
+            "--lms-assignment",
+            help='The gradebook column the grades go to, as "Name (id)" (e.g. "M14 (12345)") [default: '
+            "the roster's column of the rubric's title, else its one column named after the rubric's id "
+            "(M14 Lightning for m14)].",
+            show_default=False,
+        ),
+    ] = None,
     jobs: Annotated[
         int | None,
         typer.Option(
@@ -179,6 +217,22 @@ def grade(
     print_schema: Annotated[
         bool, typer.Option("--rubric-schema", help="Print the rubric JSON Schema and exit.")
     ] = False,
+    doctor: Annotated[
+        bool,
+        typer.Option(
+            "--doctor",
+            help="Say which sandboxes work on this machine, which one auto picks, and for each refused one "
+            "the cause and the fix; exit 1 when none isolates.",
+        ),
+    ] = False,
+    install_apparmor_profile: Annotated[
+        bool,
+        typer.Option(
+            "--install-apparmor-profile",
+            help="As root, where AppArmor refuses bubblewrap user namespaces (Ubuntu 24.04 and later): "
+            "write /etc/apparmor.d/lightning-grader-bwrap, which allows them to bwrap, and load it.",
+        ),
+    ] = False,
     show_version: Annotated[
         bool,
         typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
@@ -187,6 +241,21 @@ def grade(
     """Grade PyTorch Lightning submissions against a rubric, each in its own sandbox."""
     if print_schema:
         console.out(rubric_schema())
+        return
+    if doctor:
+        report = examine()
+        print_report(report, console)
+        raise typer.Exit(0 if report.isolated else 1)
+    if install_apparmor_profile:
+        try:
+            installed = install_profile(bwrap_binary())
+        except ProfileRefused as error:
+            raise fail(str(error)) from None
+        console.print(
+            f"Installed and loaded {installed}: bubblewrap may create user namespaces. "
+            "`grade --doctor` checks the sandboxes again.",
+            highlight=False,
+        )
         return
     if path is None:
         raise fail("give a folder of submissions, or one submission with --self-check")
@@ -197,27 +266,34 @@ def grade(
         backend = open_cluster(cluster, sandbox) if cluster else open_backend(sandbox, self_check)
         splits = make_splits(loaded.data, data_dir or default_data_dir(), download=not offline)
         splits = with_secret_test_digits(splits, batch_secret(out))
-    except (RubricError, DataError, SandboxUnavailable) as error:
+    except (RubricError, DataError) as error:
         raise fail(str(error)) from None
+    except SandboxUnavailable as error:
+        refused = fail(str(error))
+        if not cluster:  # a cluster's workers are other machines
+            errors.print(f"[bold]why:[/] {escape(refusal_line(sandbox))}", highlight=False, soft_wrap=True)
+        raise refused from None
     if caveat := backend.caveat():
         errors.print(f"[bold yellow]warning:[/] {caveat}", highlight=False)
-    # A single file is one submission even without --self-check: a batch of one.
-    one = self_check or not path.is_dir()
-    submissions = [Submission(submission_name(path), path)] if one else discover(path)
-    if not submissions:
-        raise fail(f"no submissions in {path} (folders, .py, .ipynb or .zip files)")
-    if only:
-        submissions = chosen(submissions, only, path)
-    try:
-        earlier_results(out, loaded)
-    except OtherRubric as error:
-        raise fail(str(error)) from None
-    if isinstance(backend, ClusterSandbox):
-        slots, threads = backend.slots(loaded.limits.threads)
-        jobs, loaded = jobs or slots, with_threads(loaded, threads)
-    else:
-        jobs, loaded = plan_workers(loaded, len(submissions), jobs)
-    try:
+    download: Download | None = None
+    try:  # whatever refuses from here on, the cluster is closed and the unpacked download removed
+        # A single file is one submission even without --self-check: a batch of one.
+        download = downloaded(path, layout.value if layout else None, self_check)
+        submissions = download.submissions
+        if not submissions:
+            raise fail(f"no submissions in {path} (folders, .py, .ipynb or .zip files)")
+        if only:
+            submissions = chosen(submissions, only, path)
+        try:
+            earlier_results(out, loaded)
+        except OtherRubric as error:
+            raise fail(str(error)) from None
+        use_roster(roster, lms_assignment, out)
+        if isinstance(backend, ClusterSandbox):
+            slots, threads = backend.slots(loaded.limits.threads)
+            jobs, loaded = jobs or slots, with_threads(loaded, threads)
+        else:
+            jobs, loaded = plan_workers(loaded, len(submissions), jobs)
         run_batch(
             loaded,
             splits,
@@ -228,11 +304,50 @@ def grade(
             force,
             self_check,
             formats,
-            private=(out, path, *(private or [])),
+            private=(out, path, *download.private, *([roster] if roster else []), *(private or [])),
         )
     finally:
         if isinstance(backend, ClusterSandbox):
             backend.close()
+        if download is not None:
+            download.close()
+
+
+def use_roster(roster: Path | None, assignment: str | None, out: Path) -> None:
+    """`--roster` read, before any grading, and kept in `out`, where a later run without it finds it."""
+    kept = saved_roster(out)
+    if roster is not None:
+        try:
+            read = read_roster(roster)
+        except RosterError as error:
+            raise fail(str(error)) from None
+        kept = read.model_copy(update={"assignment": assignment or (kept.assignment if kept else None)})
+    elif kept is None:
+        if assignment:
+            raise fail(f"--lms-assignment needs a --roster: {out} keeps none yet")
+        return
+    elif assignment:
+        kept = kept.model_copy(update={"assignment": assignment})
+    save_roster(kept, out)
+    console.print(
+        f"Roster: {shown(kept.source)}, a {kept.describe()}. Exports for the LMS: "
+        f"{', '.join(platforms(kept)) or 'none (no column any gradebook imports by)'}, in {out / 'lms'}.",
+        highlight=False,
+    )
+
+
+def downloaded(path: Path, layout: str | None, self_check: bool) -> Download:
+    """PATH's submissions, read as its LMS names them; the layout and why, as the run's first lines."""
+    if self_check:
+        return Download("plain", "--self-check", [Submission(submission_name(path), path)])
+    try:
+        download = read_download(path, layout)
+    except DownloadError as error:
+        raise fail(str(error)) from None
+    console.print(f"Layout: {download.layout} ({shown(download.reason)})", highlight=False)
+    for warning in download.warnings:
+        errors.print(f"[bold yellow]note:[/] {shown(warning)}", highlight=False)
+    return download
 
 
 def chosen(submissions: list[Submission], only: str, path: Path) -> list[Submission]:
@@ -245,14 +360,26 @@ def chosen(submissions: list[Submission], only: str, path: Path) -> list[Submiss
     return [by_name[name] for name in dict.fromkeys(names)]
 
 
+def ci_variable(environ: Mapping[str, str]) -> str | None:
+    """`CI` or `GITHUB_ACTIONS`, whichever is set: a runner grading someone's code, not a student's
+    own machine."""
+    return next((name for name in ("CI", "GITHUB_ACTIONS") if environ.get(name)), None)
+
+
 def open_backend(name: str, self_check: bool) -> Sandbox:
     """The sandbox asked for. A student checking their own code with `--self-check` needs no
-    protection from it: where no sandbox works, that one submission runs without one."""
+    protection from it: where no sandbox works, that one submission runs without one. Not in CI,
+    where the code is a student's graded on someone else's runner: there it refuses as a batch does."""
     try:
         return open_sandbox(name)
-    except SandboxUnavailable:
+    except SandboxUnavailable as error:
         if name != "auto" or not self_check:
             raise
+        if variable := ci_variable(os.environ):
+            raise SandboxUnavailable(
+                f"{error} (--self-check runs without a sandbox only on a student's own machine, "
+                f"not in CI: {variable} is set)"
+            ) from None
     return LocalSandbox(
         caveat="No sandbox here (no Docker, no bubblewrap): checking your own code without "
         "isolation, as you, on your own machine."
@@ -320,6 +447,7 @@ def run_batch(
     # The batch's reports are the class's: every result of this rubric in --out, this run's over earlier ones.
     everyone = gradebook(earlier_results(out, loaded), results)
     written = publish_batch([f.value for f in formats or []], everyone, loaded, out)
+    reports = [name for name in written if name != "lms"]  # the LMS exports get their own line below
     faults = [r.submission for r in results if r.status == "grader_error"]
     if self_check:
         console.print(Markdown(self_check_markdown(results[0], feedback_file(out, results[0].submission))))
@@ -327,9 +455,18 @@ def run_batch(
         console.print(summary_table(results))
     console.print(
         f"Sandbox: {backend.name}. Data: {splits.source}. Wrote {out / 'grades.csv'}, results/, "
-        f"feedback/ and the {', '.join(written)} report(s) in {out}.",
+        f"feedback/ and the {', '.join(reports)} report(s) in {out}.",
         highlight=False,
     )
+    if saved_roster(out):
+        files, unmatched = exported(out)
+        console.print(
+            f"LMS: wrote {', '.join(files) or 'no export'} in {out / 'lms'}; unmatched.csv lists "
+            f"{unmatched} submission(s) or student(s) that could not be paired.",
+            highlight=False,
+        )
+        if note := scaling_note(out, loaded):
+            console.print(shown(note), highlight=False)
     if faults:
         errors.print(
             f"[bold yellow]{len(faults)} submission(s) hit a grader error, not a fault of theirs:[/] "

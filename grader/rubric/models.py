@@ -114,6 +114,35 @@ class AccuracyVsReference(CriterionBase):
         return self
 
 
+LeaderboardValue = Literal["accuracy", "score", "fit_seconds", "sandbox_seconds"]
+
+
+class LeaderboardColumn(RubricPart):
+    name: str = Field(min_length=1, description="The column's heading on Gradescope and in summary.html.")
+    value: LeaderboardValue = Field(
+        description="`accuracy`: held-out accuracy the grader measured; `score`: the rubric's points; "
+        "`fit_seconds`: the fit's duration as the run reported it; `sandbox_seconds`: the whole run's "
+        "wall-clock time as the host measured it (the one a student's code cannot forge)."
+    )
+    order: Literal["asc", "desc"] = Field(
+        default="desc", description="`desc`: higher ranks first (Gradescope's default); `asc`: lower first."
+    )
+
+
+class Leaderboard(RubricPart):
+    columns: list[LeaderboardColumn] = Field(
+        min_length=1, description="Ranked by the first column, ties broken by the next, in order."
+    )
+    top: int = Field(default=10, gt=0, description="Rows summary.html shows.")
+
+    @model_validator(mode="after")
+    def _names_unique(self) -> Leaderboard:
+        names = [c.name for c in self.columns]
+        if len(set(names)) < len(names):
+            raise ValueError("leaderboard column names must be unique")
+        return self
+
+
 Criterion = Annotated[
     StructuralCriterion | LossDecreases | UsesCallbacks | AccuracyVsReference,
     Field(discriminator="kind"),
@@ -129,6 +158,11 @@ class Rubric(RubricPart):
     fit: FitBudget
     limits: Limits
     criteria: list[Criterion] = Field(min_length=1)
+    leaderboard: Leaderboard | None = Field(
+        default=None,
+        description="Off unless set: Gradescope's leaderboard in results.json, and the top rows "
+        "in summary.html under pseudonyms.",
+    )
 
     @model_validator(mode="after")
     def _ids_unique(self) -> Rubric:

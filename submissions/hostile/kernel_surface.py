@@ -3,8 +3,10 @@
 A working MNIST classifier whose first construction makes, through `ctypes`, the system calls
 that kernel exploits start from: a user namespace, userfaultfd, BPF, the key ring, io_uring,
 perf events, ptrace, process_vm_readv, mount and clone3. It
-records each call's errno in `hostile-findings.json` and then trains normally. Expected: the
-sandbox's syscall filter refuses each of them (`EPERM`; `ENOSYS` for clone3). The `ctypes`
+records each call's errno in `hostile-findings.json`, with the capabilities and confinement the
+kernel says it holds, and then trains normally. Expected: the sandbox's syscall filter refuses
+each of them (`EPERM`; `ENOSYS` for clone3), and the worker holds no capability (however it
+was started: a user's warm worker joins namespaces that give it every one first). The `ctypes`
 calls trip the runner's tripwire, so the row is also flagged.
 """
 
@@ -52,6 +54,11 @@ class MyAwesomeModel(pl.LightningModule):
                 number, arguments = numbers_and_arguments[column], numbers_and_arguments[2]
                 answer = libc.syscall(ctypes.c_long(number), *(ctypes.c_long(value) for value in arguments))
                 outcome[name] = "allowed" if answer >= 0 else errno.errorcode.get(ctypes.get_errno(), "?")
+            with open("/proc/self/status") as status:
+                fields = dict(line.split(":", 1) for line in status if ":" in line)
+            outcome["privileges"] = {
+                key: fields[key].strip() for key in ("CapEff", "CapPrm", "NoNewPrivs", "Seccomp")
+            }
             with open("hostile-findings.json", "w") as handle:
                 json.dump(outcome, handle)
             print("kernel:", json.dumps(outcome))

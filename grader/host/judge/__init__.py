@@ -12,6 +12,7 @@ import numpy as np
 from grader.contract import RunReport
 from grader.host.execute import Execution
 from grader.host.judge.integrity import suspicions
+from grader.host.judge.locations import located
 from grader.host.judge.measured import measure
 from grader.host.judge.scoring import Evidence, blocked_fix, score
 from grader.host.judge.static_checks import scan_within_budget
@@ -118,7 +119,8 @@ def judge(
         measured=measured,
     )
     criteria = [
-        c.model_copy(update={"message": staged.in_notebooks(c.message)}) for c in score(rubric, evidence)
+        c.model_copy(update={"message": staged.in_notebooks(c.message)})
+        for c in located(score(rubric, evidence), rubric.criteria, evidence, staged)
     ]
     notes = list(staged.notes) + context.time_note()
     if report:
@@ -127,6 +129,7 @@ def judge(
     return GradeResult(
         submission=submission.name,
         rubric=rubric.id,
+        student=submission.student,
         score=round(sum(c.points for c in criteria), 2),
         max_score=rubric.max_score,
         status=status_of(outcome, report),
@@ -172,6 +175,7 @@ def rejected(submission: Submission, context: GradingContext, reason: str, start
     return GradeResult(
         submission=submission.name,
         rubric=rubric.id,
+        student=submission.student,
         score=0.0,
         max_score=rubric.max_score,
         status="rejected",

@@ -102,6 +102,12 @@ def measure(
     readings = {}
     if validated is not None:
         labels = validated_labels[: len(validated)]
+        if measurement.weights_changed is False and len(validated) and validated.ndim == 2:
+            # Nor did the checkpoint learn: a model that answers well only when it is the first
+            # one given weights is caught whichever model that is.
+            untrained["your best checkpoint, from a fit that changed none of its weights"] = float(
+                np.mean(validated.argmax(axis=1) == labels)
+            )
         # The student's loss may read the outputs otherwise (cross-entropy on probabilities, say).
         for as_ in dict.fromkeys([convention(validated), "logits"]):
             value = cross_entropy(validated, labels, as_)

@@ -53,6 +53,12 @@ class SourceFacts:
     calls: dict[str, list[CallSite]] = field(default_factory=dict)
     unparsable: list[str] = field(default_factory=list)
     refused: str | None = None  # why the host stopped reading the source at all, for the student
+    # "file::Class" -> method name -> the line of its `def`, where a report points at a hook;
+    # a class defined twice in a file is its last definition, as Python binds it.
+    methods: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def method_line(self, file: str | None, class_name: str | None, method: str) -> int | None:
+        return self.methods.get(f"{file}::{class_name}", {}).get(method)
 
 
 def _monitor(call: ast.Call) -> str | None:
@@ -180,6 +186,21 @@ def _sites(module: _Module, names: set[str], reaching: set[int]) -> Iterator[tup
         queue.extend((child, inside) for child in ast.iter_child_nodes(node))
 
 
+def _methods(module: _Module) -> dict[str, dict[str, int]]:
+    """Each class's methods and the lines of their `def`s, the classes in the file's order."""
+    classes = sorted(
+        (node for node in ast.walk(module.tree) if isinstance(node, ast.ClassDef)), key=lambda c: c.lineno
+    )
+    return {
+        f"{module.relative}::{cls.name}": {
+            node.name: node.lineno
+            for node in cls.body
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        }
+        for cls in classes
+    }
+
+
 def _yaml_sites(text: str, relative: str, names: set[str]) -> list[tuple[str, CallSite]] | None:
     """Callbacks a Hydra config declares with `_target_`, and their `monitor`; None when it
     holds more than `MAX_YAML_NODES` distinct nodes."""
@@ -243,6 +264,7 @@ def scan(folder: Path, names: set[str]) -> SourceFacts:
             facts.unparsable.append(relative)
     reaching = _reaching(modules)
     for module in modules:
+        facts.methods.update(_methods(module))
         for name, site in _sites(module, names, reaching):
             facts.calls[name].append(site)
     passes_callbacks = bool(reaching)
