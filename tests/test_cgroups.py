@@ -1,7 +1,7 @@
 """A run's own cgroups (`grader.confine.cgroups`) and the kernel's count of its memory
 (`CgroupMemory`), on cgroup v1 and v2.
 
-First against fake trees in tmp_path, laid out as the kernel documents its interface files
+First against fake trees in a temporary folder, laid out as the kernel documents its interface files
 (Documentation/admin-guide/cgroup-v2.rst; cgroup-v1/memory.rst and the CFS quota files for v1)
 with a fake /proc/<pid>/cgroup: what is written where, what is read, and why a grader is refused.
 A fake tree's files are regular files: they do not vanish from a folder as the kernel's do, and
@@ -39,6 +39,7 @@ from grader.confine.cgroups import (
     writable_problem,
 )
 from grader.sandbox.memory import CgroupMemory
+from tests.unprivileged import remove, user_folder
 
 MB = 2**20
 NOBODY = 65534
@@ -72,13 +73,16 @@ def v2_cgroup(folder: Path, controllers: str, subtree: str = "", procs: tuple[in
 
 
 @pytest.fixture
-def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeTree:
-    tree = FakeTree(tmp_path / "cgroup", tmp_path / "proc")
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTree]:
+    # Outside pytest's root-only temporary folders: some tests read the tree as nobody.
+    folder = user_folder("grader-cgroups-")
+    tree = FakeTree(folder / "cgroup", folder / "proc")
     tree.root.mkdir()
     monkeypatch.setattr(cgroups, "CGROUP_ROOT", tree.root)
     monkeypatch.setattr(cgroups, "PROC_ROOT", tree.proc)
     monkeypatch.delenv(PARENT_ENV, raising=False)
-    return tree
+    yield tree
+    remove(folder)
 
 
 @pytest.fixture
@@ -119,17 +123,6 @@ def sleeper() -> Iterator[Callable[[Callable[[], None]], subprocess.Popen]]:
     for child in children:
         child.kill()
         child.wait()
-
-
-@pytest.fixture
-def traversable(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """tmp_path and the folders above it up to the base, open to another uid's lookups
-    (pytest makes them 0700)."""
-    base = tmp_path_factory.getbasetemp()
-    for folder in [tmp_path, *tmp_path.parents]:
-        folder.chmod(0o755)
-        if folder == base:
-            return
 
 
 def as_nobody(function: Callable[[], str | None]) -> str | None:
@@ -363,7 +356,7 @@ def test_v2_refused_as_root_names_every_ancestor_to_enable_them_in(fake: FakeTre
 
 
 @AS_ROOT
-def test_v2_refused_as_a_user_without_the_controllers_delegated(v2: Path, traversable) -> None:
+def test_v2_refused_as_a_user_without_the_controllers_delegated(v2: Path) -> None:
     v2_cgroup(v2, "memory pids", procs=(os.getpid(),))
     for path in (v2, v2 / "cgroup.procs", v2 / "cgroup.subtree_control"):  # as systemd's Delegate=yes does
         os.chown(path, NOBODY, NOBODY)
@@ -376,7 +369,7 @@ def test_v2_refused_as_a_user_without_the_controllers_delegated(v2: Path, traver
 
 
 @AS_ROOT
-def test_v2_refused_as_a_user_where_its_cgroup_is_not_writable(v2: Path, traversable) -> None:
+def test_v2_refused_as_a_user_where_its_cgroup_is_not_writable(v2: Path) -> None:
     assert as_nobody(writable_problem) == (
         f"the cgroup folder {v2} is not writable by uid {NOBODY}: run the grader in a cgroup "
         f"delegated to it: {USER_SCOPE}"
@@ -385,7 +378,7 @@ def test_v2_refused_as_a_user_where_its_cgroup_is_not_writable(v2: Path, travers
 
 @AS_ROOT
 def test_v2_refused_as_a_user_who_cannot_move_processes_into_the_configured_parent(
-    fake: FakeTree, v2: Path, traversable, monkeypatch
+    fake: FakeTree, v2: Path, monkeypatch
 ) -> None:
     parent = v2_cgroup(fake.root / "grader.slice", "cpu memory pids")
     for path in (parent, parent / "cgroup.procs", parent / "cgroup.subtree_control"):
@@ -470,7 +463,7 @@ def test_v1_refused_where_a_controller_is_not_mounted(v1: tuple[Path, Path]) -> 
 
 
 @AS_ROOT
-def test_v1_refused_as_a_user(v1: tuple[Path, Path], traversable) -> None:
+def test_v1_refused_as_a_user(v1: tuple[Path, Path]) -> None:
     assert as_nobody(writable_problem) == (
         f"the cgroup folder {v1[0]} is not writable by uid {NOBODY}: run the grader as root"
     )

@@ -653,7 +653,13 @@ def test_multi_gigabyte_files_stop_at_the_file_size_limit(graders: Graders) -> N
         assert result.status == "crashed", result.status
         assert f"more than {graders.rubric.limits.disk_mb} MB" in result.status_reason, result.status_reason
         assert graded.output_sizes.get("hostile-big.bin", 0) <= MAX_FILE_BYTES
-        assert_full_points(result, FOUND | STATIC)
+        # Each worker writes the files again as it builds the model, and the budget is polled
+        # here: how far the run got before the disk watch caught it over is a race, from the
+        # first build to the fit's end. Whatever the run earned before it keeps its points;
+        # whatever it did not reach says that grading stopped.
+        assert_full_points(result, STATIC)
+        for criterion in result.criteria:
+            assert criterion.points > 0 or "grading stopped" in criterion.message, criterion
         assert_clean(graded)
         return
     assert found is not None, "the writer never ran"
