@@ -156,17 +156,8 @@ def user_against_root(copies: int, sandbox: str, uid: int) -> None:
 
         def batch(who: str, round_: int) -> float:
             out = folder / f"grades-{who}-{round_}"
-            arguments = [
-                "-m",
-                "grader",
-                str(students),
-                "--rubric",
-                "m14",
-                "--out",
-                str(out),
-                "--sandbox",
-                sandbox,
-            ]
+            arguments = ["-m", "grader", str(students), "--rubric", "m14"]
+            arguments += ["--out", str(out), "--sandbox", sandbox]
             home = folder / f"home-{who}"  # each its own cache of the reference's measurement
             home.mkdir(exist_ok=True)
             if who == "user":

@@ -587,14 +587,18 @@ def test_on_this_machines_cgroup_v1_a_run_is_made_entered_counted_and_removed(sl
         run.remove()
 
 
+def assert_the_hog_is_killed_at_64_mb(run: RunCgroups) -> None:
+    hog = subprocess.run([sys.executable, "-c", HOG], preexec_fn=run.enter, timeout=60)
+    assert hog.returncode == -signal.SIGKILL
+    assert run.oom_killed()
+    assert 60 < run.memory(None).peak_mb <= 64
+
+
 @CGROUP_V1_HERE
 def test_on_this_machines_cgroup_v1_the_memory_limit_kills(tmp_path: Path) -> None:
     run = RunCgroups(limit_mb=64, threads=1, max_processes=64)
     try:
-        hog = subprocess.run([sys.executable, "-c", HOG], preexec_fn=run.enter, timeout=60)
-        assert hog.returncode == -signal.SIGKILL
-        assert run.oom_killed()
-        assert 60 < run.memory(None).peak_mb <= 64
+        assert_the_hog_is_killed_at_64_mb(run)
     finally:
         run.remove()
 
@@ -629,10 +633,7 @@ def test_on_a_cgroup_v2_kernel_a_run_has_its_limits_and_the_memory_one_kills() -
         assert (folder / "memory.max").read_text().strip() == str(64 * MB)
         assert (folder / "cpu.max").read_text().strip() == "200000 100000"
         assert (folder / "pids.max").read_text().strip() == "32"
-        hog = subprocess.run([sys.executable, "-c", HOG], preexec_fn=run.enter, timeout=60)
-        assert hog.returncode == -signal.SIGKILL
-        assert run.oom_killed()
-        assert 60 < run.memory(None).peak_mb <= 64
+        assert_the_hog_is_killed_at_64_mb(run)
     finally:
         run.remove()
     assert not folder.exists()

@@ -467,18 +467,20 @@ def chromium() -> str:
     return found
 
 
+# Headless, offline and quiet: no GPU, no updates, no first-run pages.
+HEADLESS_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+
+
 def run_browser(page: Path, profile: Path, *args: str) -> subprocess.CompletedProcess:
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={profile}",
-        "--window-size=1600,1200",
-    ]
+    flags = [*HEADLESS_FLAGS, f"--user-data-dir={profile}", "--window-size=1600,1200"]
     command = [chromium(), *flags, *args, page.as_uri()]
     return subprocess.run(command, capture_output=True, text=True, timeout=120)
 

@@ -34,7 +34,7 @@ from grader.rubric import RubricError, load_rubric
 from grader.rubric.models import Rubric
 from tests.conftest import PROJECT
 from tests.expected import EXPECTED
-from tests.test_formats import chromium
+from tests.test_formats import HEADLESS_FLAGS, chromium
 
 # Each would set the marker if it ran: a script element, an event handler, a `javascript:` link.
 RUN = "window.owned=1;document.title='owned'"
@@ -65,13 +65,7 @@ class Browser:
                 os.close(fd)
 
         flags = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
+            *HEADLESS_FLAGS,
             "--remote-debugging-pipe",
             f"--user-data-dir={profile}",
             f"--window-size={width},{height}",

@@ -175,8 +175,11 @@ class Row:
         return None
 
 
-def _full_name(first: str | None, last: str | None) -> str | None:
-    return " ".join(part for part in (first, last) if part) or None
+def _named(row: Row, **identifiers: str | None) -> RosterStudent:
+    """A student from a roster that names them in `First name` and `Last name` columns."""
+    first, last = row.get("first name"), row.get("last name")
+    full = " ".join(part for part in (first, last) if part) or None
+    return RosterStudent(name=full, first=first, last=last, **identifiers)
 
 
 def is_points_row(cells: list[str], columns: dict[str, int]) -> bool:
@@ -209,18 +212,11 @@ def _canvas(row: Row) -> RosterStudent | None:
 
 
 def _moodle(row: Row) -> RosterStudent | None:
-    first, last = row.get("first name"), row.get("last name")
     email, sis_id = row.get("email address"), row.get("id number")
     if not (email or sis_id):
         return None
-    return RosterStudent(
-        name=_full_name(first, last),
-        first=first,
-        last=last,
-        sis_id=sis_id,
-        login=row.get("username"),
-        email=email,
-        section=row.get("group", "groups"),
+    return _named(
+        row, sis_id=sis_id, login=row.get("username"), email=email, section=row.get("group", "groups")
     )
 
 
@@ -228,11 +224,8 @@ def _blackboard(row: Row) -> RosterStudent | None:
     login = row.get("username")
     if login is None:
         return None
-    first, last = row.get("first name"), row.get("last name")
-    return RosterStudent(
-        name=_full_name(first, last),
-        first=first,
-        last=last,
+    return _named(
+        row,
         sis_id=row.get("student id"),
         login=login,
         email=row.get("email"),
@@ -249,11 +242,8 @@ def _brightspace(row: Row) -> RosterStudent | None:
     sis_id, login = _hashless(row.get("orgdefinedid")), _hashless(row.get("username"))
     if not (sis_id or login):
         return None
-    first, last = row.get("first name"), row.get("last name")
-    return RosterStudent(
-        name=_full_name(first, last),
-        first=first,
-        last=last,
+    return _named(
+        row,
         sis_id=sis_id,
         login=login,
         email=row.get("email"),
