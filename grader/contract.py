@@ -12,9 +12,9 @@ import hmac
 import pickletools
 import zipfile
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Framework = Literal["pytorch_lightning", "lightning.pytorch"]
 InputLayout = Literal["N,1,28,28", "N,28,28", "N,784"]
@@ -69,6 +69,14 @@ class RunSpec(Contract):
     input_layouts: list[InputLayout] = Field(min_length=1, description="The rubric's, first is the contract.")
 
 
+# The student's last traceback frames a `Problem` carries: its lines, and the length of each.
+MAX_FRAME_LINES = 15
+MAX_FRAME_LINE_CHARS = 160
+FrameLine = Annotated[str, StringConstraints(max_length=MAX_FRAME_LINE_CHARS)]
+MAX_ARGUMENTS = 20
+ArgumentName = Annotated[str, StringConstraints(max_length=100)]
+
+
 class Problem(Contract):
     """A failure in student code, reduced to what a student needs to fix it."""
 
@@ -77,6 +85,12 @@ class Problem(Contract):
     location: str | None = None
     # Raised inside the grader's own code (its callbacks, its runner), so not the student's fault.
     by_grader: bool = False
+    # What the grader saw: the traceback's frames in the student's own files, innermost last
+    # (`file:line in function`, then the line of code); for a syntax error, the line and a caret.
+    frames: list[FrameLine] = Field(default_factory=list, max_length=MAX_FRAME_LINES)
+    # The constructor's parameters nothing in the student's code gives a value: the grader did not
+    # call it, so none of the student's code ran.
+    missing_arguments: list[ArgumentName] = Field(default_factory=list, max_length=MAX_ARGUMENTS)
 
 
 class Discovery(Contract):

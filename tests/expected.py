@@ -44,8 +44,10 @@ EXPECTED = {
     "plain_nn_module": ([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "rejected"),
     "crash_in_training_step": ([10, 0, 10, 0, 0, 0, 0, 0, 0, 10, 0], "crashed"),
     "syntax_error": ([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "crashed"),
-    # The model cannot be built: its hooks are judged from source, for half the points.
-    "needs_constructor_args": ([10, 7.5, 5, 5, 2.5, 0, 0, 0, 0, 10, 0], "crashed"),
+    # The model cannot be built: its hooks are judged from source, for half the points. Nothing
+    # gives its constructor's arguments a value, so the grader never calls it and none of the
+    # student's code runs: not gradable as handed in, rather than crashed (issue 25).
+    "needs_constructor_args": ([10, 7.5, 5, 5, 2.5, 0, 0, 0, 0, 10, 0], "rejected"),
 }
 
 

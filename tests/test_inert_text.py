@@ -30,7 +30,7 @@ from markdown_it import MarkdownIt
 
 from grader.contract import Discovery, FitRecord, OptimizerProbe, Problem, RunReport, StepProbe
 from grader.host.judge import import_notes
-from grader.host.judge.scoring import Evidence, score
+from grader.host.judge.scoring import Evidence, assess
 from grader.host.judge.static_checks import CallSite, SourceFacts
 from grader.host.judge.verdict import status_reason
 from grader.host.publish import markdown, publish_batch
@@ -312,7 +312,9 @@ def test_fenced_output_cannot_close_its_block(longest: int) -> None:
 
 def hostile_result(rubric: Rubric, tmp_path: Path) -> GradeResult:
     """The grader's own scoring of a runner report (untrusted) whose every text is hostile."""
-    problem = Problem(kind=KIND, message=f"{KIND}: {PAYLOAD}", location=LOCATION)
+    # The student's traceback frames are theirs too: file and function names, and code.
+    frames = [f"{LOCATION} in {PAYLOAD[:100]}", f"    {PAYLOAD[:150]}", "    ^^^", "```", "~~~ </pre>"]
+    problem = Problem(kind=KIND, message=f"{KIND}: {PAYLOAD}", location=LOCATION, frames=frames)
     report = RunReport(
         stage="fitted",
         failed_code=[problem],
@@ -344,7 +346,7 @@ def hostile_result(rubric: Rubric, tmp_path: Path) -> GradeResult:
         reference_accuracy=0.9,
         rubric=rubric,
     )
-    criteria = score(rubric, evidence)
+    criteria, causes = assess(rubric, evidence)
     return GradeResult(
         submission=SUBMISSION,
         rubric=rubric.id,
@@ -355,6 +357,7 @@ def hostile_result(rubric: Rubric, tmp_path: Path) -> GradeResult:
         graded_class=CLASS,
         framework="lightning.pytorch",
         criteria=criteria,
+        causes=causes,
         notes=import_notes(report, tmp_path),
         tampering=[f"the report says {PAYLOAD}"],
         timings=Timings(total_seconds=1.0),
@@ -372,6 +375,7 @@ def test_the_hostile_result_carries_its_payloads_into_messages(hostile: GradeRes
     """The test is about something: scoring quotes the payloads where the student reads them."""
     texts = [hostile.status_reason, *hostile.notes, *(c.message for c in hostile.criteria)]
     assert sum(PAYLOAD in text for text in texts) >= 3
+    assert any(PAYLOAD in cause.error and cause.frames for cause in hostile.causes)
     assert any(METRICS[0] in text for text in texts) and any(CLASS in text for text in texts)
     assert any(f"[Adam](https://{EVIL}/opt)" in text for text in texts)  # quoted as prose
 
@@ -385,6 +389,7 @@ def test_feedback_renders_student_text_as_text_only(hostile: GradeResult, rubric
         assert f"![x](https://{EVIL}/a.png)" in shown and "<img src=x onerror=alert(1)>" in shown, name
         assert SUBMISSION in shown and CLASS in shown, name
         assert OUTPUT.strip() in shown, name
+        assert f"{LOCATION} in {PAYLOAD[:100]}" in shown, name  # the frames, as text
         assert len([tag for tag, _ in page.elements if tag == "tr"]) == 1 + len(rubric.criteria), name
 
 
@@ -397,7 +402,7 @@ def test_the_self_check_screen_shows_no_link(hostile: GradeResult, tmp_path: Pat
     screen = io.StringIO()
     Console(file=screen, force_terminal=True, width=160).print(Markdown(text))
     assert "\x1b]8;" not in screen.getvalue()  # no terminal hyperlink (OSC 8)
-    assert f"https://{EVIL}/a.png" in screen.getvalue()  # the text itself is shown
+    assert f"https://{EVIL}/kind.png" in screen.getvalue()  # the text itself is shown
 
 
 def test_job_summary_and_log_of_the_action_are_inert(hostile: GradeResult, rubric: Rubric, tmp_path) -> None:

@@ -144,7 +144,7 @@ def test_a_hook_that_raised_names_the_error_and_where_to_fix_it() -> None:
     for criterion in ("training-step", "fit-completes"):
         assert results[criterion].points == 0
         assert "KeyError: 'img'` at model.py:12" in results[criterion].message
-        assert results[criterion].hint.startswith("Fix the `KeyError` at model.py:12 first")
+        assert results[criterion].hint.startswith("Fix the `KeyError` at model.py:12")
 
 
 def test_a_report_is_believed_only_when_it_agrees_with_lightnings_checkpoint() -> None:

@@ -119,7 +119,8 @@ def pytest_collection_modifyitems(
         loaded = load_rubric(rubric)
     except RubricError as error:
         raise pytest.UsageError(f"--rubric: {error}") from None
-    # pytest's cache keeps the batch's secret, so the reference's cached accuracy is reused.
+    # pytest's cache keeps the self-check's files; the reference's accuracy is cached for the
+    # machine's secret in the grader's cache, so it trains once per machine whatever --out is.
     cache = getattr(config, "cache", None)
     out = cache.mkdir("lightning-grader") if cache else Path(tempfile.mkdtemp(prefix="lightning-grader-"))
     grading = Grading(config.rootpath, rubric, config.getoption("grader_sandbox"), out)

@@ -14,9 +14,25 @@ STATUS_MEANING: dict[str, str] = {
     "timeout": "stopped at the rubric's wall-clock limit",
     "out_of_memory": "stopped at the rubric's memory limit",
     "crashed": "the student's code raised an error, or the run ended without a valid result",
-    "rejected": "not gradable: no Python source, an unsafe archive, or no LightningModule",
+    "rejected": "not gradable as handed in: no Python source, an unsafe archive, no LightningModule, "
+    "or a model the grader cannot build",
     "grader_error": "the grader itself failed, not the student's code; regrade after fixing the grader",
 }
+
+
+class Cause(BaseModel):
+    """One reason points were missed, which one fix removes: the feedback states it once, with
+    the criteria it holds back (`CriterionResult.cause`)."""
+
+    id: str
+    title: str = Field(description="What went wrong, in a few words: the section's heading.")
+    detail: str = Field(default="", description="What the grader found, in its words (Markdown code spans).")
+    location: str | None = Field(default=None, description="`file:line` in the submission.")
+    fix: str = ""
+    frames: list[str] = Field(
+        default_factory=list, description="The student's last traceback frames, innermost last."
+    )
+    error: str = Field(default="", description="The error's message, as raised: shown after the frames.")
 
 
 class CriterionResult(BaseModel):
@@ -33,6 +49,9 @@ class CriterionResult(BaseModel):
     file: str | None = None
     line: int | None = None
     cell: int | None = None
+    # The `Cause.id` of the reason its points were missed, when a cause shared with other
+    # criteria (or stated apart from the message) explains it.
+    cause: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -130,6 +149,9 @@ class GradeResult(BaseModel):
     accuracy: float | None = None
     reference_accuracy: float | None = None
     criteria: list[CriterionResult]
+    causes: list[Cause] = Field(
+        default_factory=list, description="Why points were missed, each cause once (see `Cause`)."
+    )
     notes: list[str] = Field(default_factory=list)
     tampering: list[str] = Field(
         default_factory=list, description="Why the run's report looks forged; review the submission."

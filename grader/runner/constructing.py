@@ -21,6 +21,7 @@ import torch
 
 from grader.runner import call_sites
 from grader.runner.call_sites import UNKNOWN, CallSite, Configs, SourceFile, known
+from grader.runner.problems import MissingArguments
 from grader.runner.stand_ins import StandIns, first_that_builds
 
 CONFIG_DIRS = ("configs", "config", "conf")
@@ -238,8 +239,8 @@ def model_factory(
     """A factory that builds the model the first way that works, notes on how, and the
     image shape of the data stand-ins it needed (None: no stand-ins).
 
-    Raises the constructor's own error when a complete call of it raised, else a
-    `TypeError` saying which arguments nothing in the student's code provides.
+    Raises the constructor's own error when a complete call of it raised, else
+    `MissingArguments` (a `TypeError`) saying which arguments nothing in the student's code provides.
     """
     constructor_error: BaseException | None = None
     incomplete: list[str] = []
@@ -267,7 +268,8 @@ def model_factory(
         if incomplete
         else "nothing in your code calls it with values or has a config with these keys"
     )
-    raise TypeError(
+    raise MissingArguments(
         f"{cls.__name__}() needs {names}, and the grader cannot tell their values without running "
-        f"your scripts ({why}); give the arguments default values"
+        f"your scripts ({why}); give the arguments default values",
+        [p.name for p in required_parameters(cls)],
     )

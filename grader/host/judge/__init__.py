@@ -14,12 +14,12 @@ from grader.host.execute import Execution
 from grader.host.judge.integrity import suspicions
 from grader.host.judge.locations import located
 from grader.host.judge.measured import measure
-from grader.host.judge.scoring import Evidence, blocked_fix, score
+from grader.host.judge.scoring import Evidence, assess
 from grader.host.judge.static_checks import scan_within_budget
-from grader.host.judge.verdict import status_of, status_reason, stop_reason
+from grader.host.judge.verdict import SYNTAX_ERRORS, status_of, status_reason, stop_reason
 from grader.host.prepare.discovery import Submission
 from grader.host.prepare.staging import Staged
-from grader.host.results import CriterionResult, GradeResult, Measured, Timings
+from grader.host.results import Cause, CriterionResult, GradeResult, Measured, Timings
 from grader.rubric.models import Rubric, UsesCallbacks
 
 if TYPE_CHECKING:
@@ -53,9 +53,16 @@ def import_notes(report: RunReport, folder: Path) -> list[str]:
         hidden = len(report.skipped_code) - MAX_LISTED
         more = f" (and {hidden} more)" if hidden > 0 else ""
         notes.append(f"top-level code your model does not need was not run: {shown}{more}")
-    for problem in report.failed_code[:MAX_LISTED]:
+    # The import error that hid the class is the run's stop, stated as its cause.
+    passed_over = [problem for problem in report.failed_code if problem != report.import_problem]
+    for problem in passed_over[:MAX_LISTED]:
         missing = MISSING_MODULE.search(problem.message) if problem.kind == "ModuleNotFoundError" else None
-        if missing and not _own_module(folder, missing["name"]):
+        if problem.kind in SYNTAX_ERRORS:
+            file = (problem.location or "").rsplit(":", 1)[0]
+            notes.append(
+                f"{file} has a syntax error at {problem.location} and was not imported: `{problem.message}`"
+            )
+        elif missing and not _own_module(folder, missing["name"]):
             notes.append(
                 f"package `{missing['name']}` is not installed where grading runs; the import at "
                 f"{problem.location} was passed over, and only what needs it cannot be graded"
@@ -117,10 +124,13 @@ def judge(
         reference_accuracy=reference,
         rubric=rubric,
         measured=measured,
+        outcome=outcome,
+        tampering=tampering[0] if tampering else None,
     )
+    scored, causes = assess(rubric, evidence)
     criteria = [
-        c.model_copy(update={"message": staged.in_notebooks(c.message)})
-        for c in located(score(rubric, evidence), rubric.criteria, evidence, staged)
+        c.model_copy(update={"message": staged.in_notebooks(c.message), "hint": staged.in_notebooks(c.hint)})
+        for c in located(scored, rubric.criteria, evidence, staged)
     ]
     notes = list(staged.notes) + context.time_note()
     if report:
@@ -141,6 +151,7 @@ def judge(
         accuracy=evidence.accuracy,
         reference_accuracy=reference,
         criteria=criteria,
+        causes=[in_notebooks(cause, staged) for cause in causes],
         notes=[staged.in_notebooks(note) for note in notes],
         timings=Timings(
             total_seconds=round(time.perf_counter() - started, 2),
@@ -157,9 +168,30 @@ def judge(
     )
 
 
+def in_notebooks(cause: Cause, staged: Staged) -> Cause:
+    """The cause with a converted notebook's `lab.py:44` as the notebook's cell and line."""
+    mapped = staged.in_notebooks
+    return cause.model_copy(
+        update={
+            "title": mapped(cause.title),
+            "detail": mapped(cause.detail),
+            "fix": mapped(cause.fix),
+            "error": mapped(cause.error),
+            "location": mapped(cause.location) if cause.location else None,
+            "frames": [mapped(line) for line in cause.frames],
+        }
+    )
+
+
 def rejected(submission: Submission, context: GradingContext, reason: str, started: float) -> GradeResult:
     """Not gradable as handed in: every criterion gets 0 points and the reason."""
     rubric = context.rubric
+    cause = Cause(
+        id="rejected",
+        title=f"Not gradable as handed in: {reason}",
+        fix="Hand in your project as the exercise asks: a folder, a `.py` file, a notebook or a `.zip` of "
+        "them, holding your `LightningModule`.",
+    )
     criteria = [
         CriterionResult(
             id=c.id,
@@ -167,8 +199,9 @@ def rejected(submission: Submission, context: GradingContext, reason: str, start
             max_points=c.points,
             message=f"Not judged: {reason}.",
             description=c.description,
-            hint=blocked_fix(reason),
+            hint=cause.fix,
             hidden=c.hidden,
+            cause=cause.id,
         )
         for c in rubric.criteria
     ]
@@ -181,5 +214,6 @@ def rejected(submission: Submission, context: GradingContext, reason: str, start
         status="rejected",
         status_reason=reason,
         criteria=criteria,
+        causes=[cause],
         timings=Timings(total_seconds=round(time.perf_counter() - started, 2)),
     )

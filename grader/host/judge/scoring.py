@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from statistics import fmean
 
 from grader.contract import Problem, RunReport
 from grader.host.execute.checkpoint import CheckpointFacts
+from grader.host.judge import causes
 from grader.host.judge.static_checks import MAX_SOURCE_BYTES, SourceFacts
-from grader.host.judge.verdict import Need, blocker, where
-from grader.host.results import CriterionResult, Measured
+from grader.host.judge.verdict import SYNTAX_ERRORS, Need, blocker, fit_blocker, stopped_before, where
+from grader.host.results import Cause, CriterionResult, Measured
 from grader.rubric.models import Criterion, Rubric
+from grader.sandbox import SandboxOutcome
 
 
 @dataclass
@@ -29,13 +32,39 @@ class Evidence:
     reference_accuracy: float | None
     rubric: Rubric
     measured: Measured | None = None  # what the grader measured of the trained model itself
+    outcome: SandboxOutcome | None = None  # how the sandbox ended the run
+    tampering: str | None = None  # why the run's report is not believed, when it is not
 
     @property
     def monitor(self) -> str:
         return self.rubric.fit.monitor
 
+    @property
+    def batch_size(self) -> int:
+        return self.rubric.data.batch_size
+
     def blocker(self, needs: Need | None) -> str | None:
         return blocker(self.report, self.stop_reason, needs)
+
+    @cached_property
+    def stop_cause(self) -> Cause:
+        """Why the run stopped where it did, as the cause of what it left unjudged."""
+        if self.tampering:
+            return causes.tampering_cause()
+        stop = self.stop_reason or "grading stopped early"
+        return causes.stop_cause(self.outcome, self.report, stop, self.rubric, self.source)
+
+    def blocking_cause(self, needs: Need | None) -> Cause:
+        """The cause of `blocker(needs)`: the fit's error, else why the run stopped."""
+        if needs is None or stopped_before(self.report, needs):
+            return self.stop_cause
+        return causes.problem_cause("Trainer.fit", fit_blocker(self.report, needs), self.batch_size)
+
+    def raised(self, what: str, problem: Problem) -> Cause:
+        return causes.problem_cause(what, problem, self.batch_size)
+
+    def monitor_cause(self) -> Cause:
+        return causes.monitor_cause(self.report, self.source, self.monitor)
 
 
 @dataclass(frozen=True)
@@ -43,6 +72,7 @@ class Verdict:
     fraction: float
     message: str
     fix: str | None = None  # replaces the rubric's hint when the check knows better
+    cause: Cause | None = None  # the reason for the missing points, shared with other criteria
 
 
 Check = Callable[[Criterion, Evidence], Verdict]
@@ -70,32 +100,30 @@ def check(kind: str, needs: Need | None) -> Callable[[Check], Check]:
     return register
 
 
-def blocked_fix(blocker: str) -> str:
-    """What to do about a criterion the run never reached: the criterion's own hint would send
-    the student after code that may well be right."""
-    return (
-        f"First fix what kept this from being checked: {blocker} (the reason under your score says "
-        "more). It is then checked on your running code."
-    )
+def _blocked(criterion: Criterion, evidence: Evidence, needs: Need | None, blocker: str) -> Verdict:
+    """A criterion the run never reached: its own hint would send the student after code that
+    may well be right, so its fix is the blocking cause's."""
+    cause = evidence.blocking_cause(needs)
+    if criterion.kind in FROM_SOURCE and evidence.report and evidence.report.hook_sources:
+        verdict = FROM_SOURCE[criterion.kind](criterion, evidence)
+        return Verdict(
+            verdict.fraction * SOURCE_ONLY_CREDIT,
+            f"Judged from your source only, because {blocker}: {verdict.message}",
+            cause=cause,
+        )
+    return Verdict(0.0, f"Not judged: {blocker}.", cause=cause)
 
 
-def score(rubric: Rubric, evidence: Evidence) -> list[CriterionResult]:
-    results = []
+def assess(rubric: Rubric, evidence: Evidence) -> tuple[list[CriterionResult], list[Cause]]:
+    """Every criterion's points and message, and the causes of the missed points, each once."""
+    results, found = [], {}
     for criterion in rubric.criteria:
         needs, function = CHECKS[criterion.kind]
         blocker = evidence.blocker(needs)
-        if not blocker:
-            verdict = function(criterion, evidence)
-        elif criterion.kind in FROM_SOURCE and evidence.report and evidence.report.hook_sources:
-            verdict = FROM_SOURCE[criterion.kind](criterion, evidence)
-            verdict = Verdict(
-                verdict.fraction * SOURCE_ONLY_CREDIT,
-                f"Judged from your source only, because {blocker}: {verdict.message}",
-                blocked_fix(blocker),
-            )
-        else:
-            verdict = Verdict(0.0, f"Not judged: {blocker}.", blocked_fix(blocker))
+        verdict = _blocked(criterion, evidence, needs, blocker) if blocker else function(criterion, evidence)
         fraction = min(max(verdict.fraction, 0.0), 1.0)
+        cause = found.setdefault(verdict.cause.id, verdict.cause) if verdict.cause and fraction < 1 else None
+        fix = verdict.fix or (cause.fix if cause else "") or criterion.hint
         results.append(
             CriterionResult(
                 id=criterion.id,
@@ -103,19 +131,23 @@ def score(rubric: Rubric, evidence: Evidence) -> list[CriterionResult]:
                 max_points=criterion.points,
                 message=verdict.message,
                 description=criterion.description,
-                hint=(verdict.fix or criterion.hint) if fraction < 1 else "",
+                hint=fix if fraction < 1 else "",
                 hidden=criterion.hidden,
+                cause=cause.id if cause else None,
             )
         )
-    return results
+    return results, list(found.values())
 
 
-def _raised(what: str, problem: Problem) -> Verdict:
-    place = problem.location or "your code"
+def score(rubric: Rubric, evidence: Evidence) -> list[CriterionResult]:
+    return assess(rubric, evidence)[0]
+
+
+def _raised(what: str, problem: Problem, evidence: Evidence) -> Verdict:
     return Verdict(
         0.0,
         f"`{what}` raised `{problem.message}`{where(problem.location)}.",
-        fix=f"Fix the `{problem.kind}` at {place} first; run one training step locally to see the full traceback.",
+        cause=evidence.raised(what, problem),
     )
 
 
@@ -137,14 +169,16 @@ def _lightning_module(criterion: Criterion, evidence: Evidence) -> Verdict:
             f"`{found.class_name}` ({found.file}:{found.line}) subclasses "
             f"`{found.framework}.LightningModule`; {found.reason}.",
         )
+    cause = evidence.stop_cause
     if found.plain_modules:
         names = ", ".join(f"`{name}`" for name in found.plain_modules)
         return Verdict(
             0.0,
             f"{names} is a plain `torch.nn.Module`: subclass `LightningModule` instead "
             "and move the training loop into `training_step`.",
+            cause=cause,
         )
-    return Verdict(0.0, "No class in your submission subclasses `LightningModule`.")
+    return Verdict(0.0, "No class in your submission subclasses `LightningModule`.", cause=cause)
 
 
 @check("training-step", needs="probed")
@@ -153,14 +187,18 @@ def _training_step(criterion: Criterion, evidence: Evidence) -> Verdict:
     if not probe.defined:
         return Verdict(0.0, "`training_step` is not defined.")
     if probe.problem:
-        return _raised("training_step", probe.problem)
+        return _raised("training_step", probe.problem, evidence)
     if not probe.loss_is_scalar:
         return Verdict(0.0, f"`training_step` returned a {probe.returned}, not a single loss value.")
     if not probe.loss_requires_grad:
+        fit = evidence.report.fit.problem
+        # The fit's backward then fails on that loss: one cause, stated with the fit's error.
+        cause = evidence.raised("Trainer.fit", fit) if fit and not fit.by_grader else None
         return Verdict(
             0.5,
             "`training_step` returned a loss without a gradient: do not call `.item()`, "
             "`.detach()` or `torch.no_grad()` on it.",
+            cause=cause,
         )
     value = f" ({probe.loss_value:.3f})" if probe.loss_value is not None else ""
     model = evidence.rubric.model
@@ -179,7 +217,7 @@ def _training_step(criterion: Criterion, evidence: Evidence) -> Verdict:
 def _configure_optimizers(criterion: Criterion, evidence: Evidence) -> Verdict:
     probe = evidence.report.configure_optimizers
     if probe.problem:
-        return _raised("configure_optimizers", probe.problem)
+        return _raised("configure_optimizers", probe.problem, evidence)
     if not probe.ok:
         return Verdict(
             0.0,
@@ -192,15 +230,20 @@ def _configure_optimizers(criterion: Criterion, evidence: Evidence) -> Verdict:
 def _validation_step(criterion: Criterion, evidence: Evidence) -> Verdict:
     probe = evidence.report.validation_step
     if not probe.defined:
-        return Verdict(0.0, f"`validation_step` is not defined: add it and log `{evidence.monitor}` there.")
+        return Verdict(
+            0.0,
+            f"`validation_step` is not defined: add it and log `{evidence.monitor}` there.",
+            cause=evidence.monitor_cause(),
+        )
     if probe.problem:
-        return _raised("validation_step", probe.problem)
+        return _raised("validation_step", probe.problem, evidence)
     if evidence.monitor not in probe.logged:
         logged = ", ".join(f"`{name}`" for name in probe.logged) or "nothing"
         return Verdict(
             0.5,
             f"`validation_step` runs but logs {logged}, not `{evidence.monitor}`: add "
             f'`self.log("{evidence.monitor}", loss)` there.',
+            cause=evidence.monitor_cause(),
         )
     return Verdict(1.0, f"`validation_step` runs and logs `{evidence.monitor}`.")
 
@@ -215,7 +258,9 @@ def _logs_train_loss(criterion: Criterion, evidence: Evidence) -> Verdict:
         return Verdict(1.0, "`train_loss` is logged.")
     if probe.problem:
         return Verdict(
-            0.0, "Not judged: `training_step` raised before it logged anything, see `training-step`."
+            0.0,
+            "Not judged: `training_step` raised before it logged anything, see `training-step`.",
+            cause=evidence.raised("training_step", probe.problem),
         )
     names = ", ".join(f"`{name}`" for name in probe.logged) or "nothing"
     return Verdict(0.0, f'`training_step` logs {names}: add `self.log("train_loss", loss)`.')
@@ -227,13 +272,19 @@ def _fit_completes(criterion: Criterion, evidence: Evidence) -> Verdict:
     measurement = evidence.report.measurement
     unable = _cannot_fit(evidence.report)
     if fit.completed and unable:
-        return Verdict(0.0, f"Not confirmed: {unable}, so the fit cannot have run its steps.")
+        return Verdict(
+            0.0,
+            f"Not confirmed: {unable}, so the fit cannot have run its steps.",
+            cause=_hook_cause(evidence),
+        )
     if fit.completed and not (measurement and measurement.loaded):
         # The training run's word alone: a fresh process must have built the class and loaded
         # the weights the fit left.
         why = evidence.stop_reason or _unmeasured(evidence)
         return Verdict(
-            0.0, f"Not confirmed: the trained weights were never loaded into your model again ({why})."
+            0.0,
+            f"Not confirmed: the trained weights were never loaded into your model again ({why}).",
+            cause=_predict_cause(evidence),
         )
     if fit.completed:
         stopped = evidence.report.fit.early_stopping.stopped_epoch
@@ -246,11 +297,26 @@ def _fit_completes(criterion: Criterion, evidence: Evidence) -> Verdict:
         return Verdict(
             0.0,
             f"The grader's own fit failed, not your code (`{fit.problem.message}`).",
-            fix="Nothing to fix on your side; your instructor regrades it.",
+            cause=causes.grader_cause(fit.problem),
         )
     if fit.problem:
-        return _raised("Trainer.fit", fit.problem)
+        return _raised("Trainer.fit", fit.problem, evidence)
     return Verdict(0.0, "`Trainer.fit` was interrupted before it finished.")
+
+
+def _predict_cause(evidence: Evidence) -> Cause | None:
+    """The error that kept the grader from measuring the trained model, when `forward` raised."""
+    problem = evidence.report.predict_problem
+    return evidence.raised("forward", problem) if problem else None
+
+
+def _hook_cause(evidence: Evidence) -> Cause | None:
+    """The error of the hook that rules out a fit (`_cannot_fit`), when it raised one."""
+    for hook in ("training_step", "configure_optimizers"):
+        probe = getattr(evidence.report, hook)
+        if not probe.ok:
+            return evidence.raised(hook, probe.problem) if probe.problem else None
+    return None
 
 
 def _unmeasured(evidence: Evidence) -> str:
@@ -274,7 +340,11 @@ def _logged_fall(evidence: Evidence, window: int) -> tuple[float, float] | None:
 def _loss_decreases(criterion: Criterion, evidence: Evidence) -> Verdict:
     measured = evidence.measured
     if measured is None or measured.loss_fell is None:
-        return Verdict(0.0, f"The grader could not measure your model's loss: {_unmeasured(evidence)}.")
+        return Verdict(
+            0.0,
+            f"The grader could not measure your model's loss: {_unmeasured(evidence)}.",
+            cause=_predict_cause(evidence),
+        )
     logged = _logged_fall(evidence, criterion.window)
     start, end = measured.initial_loss, measured.final_loss
     if measured.loss_fell:
@@ -314,6 +384,23 @@ def _unwatched(evidence: Evidence) -> str | None:
     return None
 
 
+def _unwatched_cause(evidence: Evidence) -> Cause | None:
+    """The cause of `_unwatched`: the hook's error, or nothing logging the monitored value."""
+    if _cannot_fit(evidence.report):
+        return _hook_cause(evidence)
+    probe = evidence.report.validation_step
+    if probe.problem:
+        return evidence.raised("validation_step", probe.problem)
+    return _monitor_cause(evidence)
+
+
+def _monitor_cause(evidence: Evidence) -> Cause | None:
+    """The monitored value is never logged, when `validation_step` as the grader called it does
+    not log it either (else the criterion's own message says what went wrong)."""
+    probe = evidence.report.validation_step
+    return evidence.monitor_cause() if evidence.monitor not in probe.logged and not probe.problem else None
+
+
 def _monitored_disagrees(evidence: Evidence, value: float | None) -> str | None:
     """Why a monitored value the callbacks saw cannot be believed; None when it can.
 
@@ -342,12 +429,16 @@ def _checkpoint_saved(criterion: Criterion, evidence: Evidence) -> Verdict:
     if facts and facts.fits_model:
         score = evidence.report.fit.checkpoint.best_model_score
         best = f" (best {evidence.monitor} {score:.4f})" if score is not None else ""
-        doubt = _unwatched(evidence) or _monitored_disagrees(evidence, score)
+        unwatched = _unwatched(evidence)
+        doubt = unwatched or _monitored_disagrees(evidence, score)
         if doubt:
-            return Verdict(0.0, f"A best checkpoint was saved{best}, but {doubt}.")
+            cause = _unwatched_cause(evidence) if unwatched else None
+            return Verdict(0.0, f"A best checkpoint was saved{best}, but {doubt}.", cause=cause)
         return Verdict(1.0, f"The best checkpoint was saved{best}; {facts.message}.")
     if evidence.monitor not in evidence.report.fit.logged_metrics:
-        return Verdict(0.0, f"No best checkpoint: {_never_logged(evidence)}.")
+        return Verdict(
+            0.0, f"No best checkpoint: {_never_logged(evidence)}.", cause=_unwatched_cause(evidence)
+        )
     if facts and facts.found:
         return Verdict(0.5, f"A checkpoint was saved, but {facts.message}.")
     return Verdict(0.0, f"No best checkpoint: {facts.message if facts else 'none was saved'}.")
@@ -357,10 +448,16 @@ def _checkpoint_saved(criterion: Criterion, evidence: Evidence) -> Verdict:
 def _early_stopping(criterion: Criterion, evidence: Evidence) -> Verdict:
     state = evidence.report.fit.early_stopping
     if not state.checks or state.best_score is None:
-        return Verdict(0.0, f"`EarlyStopping` had nothing to watch: {_never_logged(evidence)}.")
-    doubt = _unwatched(evidence) or _monitored_disagrees(evidence, state.best_score)
+        return Verdict(
+            0.0,
+            f"`EarlyStopping` had nothing to watch: {_never_logged(evidence)}.",
+            cause=_unwatched_cause(evidence),
+        )
+    unwatched = _unwatched(evidence)
+    doubt = unwatched or _monitored_disagrees(evidence, state.best_score)
     if doubt:
-        return Verdict(0.0, f"`EarlyStopping` watched `{state.monitor}`, but {doubt}.")
+        cause = _unwatched_cause(evidence) if unwatched else None
+        return Verdict(0.0, f"`EarlyStopping` watched `{state.monitor}`, but {doubt}.", cause=cause)
     stopped = f", stopped the fit at epoch {state.stopped_epoch}" if state.stopped_epoch else ""
     return Verdict(
         1.0,
@@ -375,12 +472,16 @@ def _uses_callbacks(criterion: Criterion, evidence: Evidence) -> Verdict:
         return Verdict(0.0, f"Not judged: {evidence.source.refused}.")
     if evidence.source.unparsable and not any(evidence.source.calls.values()):
         files = ", ".join(evidence.source.unparsable)
+        problem = evidence.report.import_problem if evidence.report else None
+        # The syntax error that stopped the import is the one that keeps the source unread.
+        syntax = problem is not None and problem.kind in SYNTAX_ERRORS
         return Verdict(
             0.0,
             f"Not judged: {files} could not be read (a syntax error, or over {MAX_SOURCE_BYTES // 2**10} KB).",
+            cause=evidence.stop_cause if syntax else None,
         )
     share = 1.0 / len(criterion.callbacks)
-    earned, lines = 0.0, []
+    earned, lines, renamed_only = 0.0, [], True
     for name in criterion.callbacks:
         sites = evidence.source.calls.get(name, [])
         used = [s for s in sites if s.reaches_trainer]
@@ -391,16 +492,24 @@ def _uses_callbacks(criterion: Criterion, evidence: Evidence) -> Verdict:
         elif used:
             earned += share / 2
             monitor = used[0].monitor
+            renamed_only = renamed_only and bool(monitor)
             what = f"monitors `{monitor}`" if monitor else "has no `monitor`"
             lines.append(f'`{name}` at {used[0].where()} {what}; use `monitor="{evidence.monitor}"`')
         elif sites:
+            renamed_only = False
             lines.append(
                 f"`{name}` is created at {sites[0].where()} but never reaches a `Trainer`: "
                 f"pass it in `Trainer(callbacks=[...])`"
             )
         else:
+            renamed_only = False
             lines.append(f"`{name}` is not used in your code")
-    return Verdict(earned, "; ".join(lines) + ".")
+    # Callbacks that watch another name than the one the grader's do, while `validation_step`
+    # logs no `val_loss`: one renaming, stated with the missing `val_loss`.
+    report = evidence.report
+    renamed = renamed_only and report is not None and report.stage in ("probed", "fitted", "done")
+    cause = _monitor_cause(evidence) if renamed and report.validation_step.defined else None
+    return Verdict(earned, "; ".join(lines) + ".", cause=cause)
 
 
 @check("accuracy-vs-reference", needs="done")
@@ -412,7 +521,9 @@ def _accuracy(criterion: Criterion, evidence: Evidence) -> Verdict:
             if problem
             else "no valid predictions"
         )
-        return Verdict(0.0, f"Held-out accuracy could not be measured: {why}.")
+        return Verdict(
+            0.0, f"Held-out accuracy could not be measured: {why}.", cause=_predict_cause(evidence)
+        )
     untrained = evidence.measured.accurate_untrained if evidence.measured else None
     if untrained:
         what, accuracy = untrained

@@ -15,6 +15,7 @@ from grader.sandbox.base import RunWatch
 
 # A runner stage, or "trained": the fit ran to its end without raising.
 Need = Stage | Literal["trained"]
+SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
 NEXT_STEP = {
     "started": "importing your code",
     "imported": "looking for your LightningModule",
@@ -47,6 +48,18 @@ def _no_class(report: RunReport) -> bool:
     return report.stage == "found" and report.discovery.class_name is None and not report.import_problem
 
 
+def never_built(report: RunReport | None) -> bool:
+    """The grader did not call the constructor: nothing gives its required arguments a value, so
+    none of the student's code ran (their code could not be built as handed in)."""
+    return bool(report and report.construct_problem and report.construct_problem.missing_arguments)
+
+
+def names(items: list[str]) -> str:
+    """`a`, `a` and `b`, `a`, `b` and `c`."""
+    quoted = [f"`{item}`" for item in items]
+    return " and ".join(quoted) if len(quoted) < 3 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
+
+
 def stop_reason(outcome: SandboxOutcome, report: RunReport | None, wall_seconds: float, limits) -> str | None:
     """Why the runner did not reach its end, or was stopped as it did, in the student's terms
     (None when it ended well): a watch may stop a run over a limit it crossed as it finished."""
@@ -70,10 +83,17 @@ def stop_reason(outcome: SandboxOutcome, report: RunReport | None, wall_seconds:
         )
     if report is None:
         return "the run ended without a valid result (it crashed, exited early, or its result file was tampered with)"
+    if report.import_problem and report.import_problem.kind in SYNTAX_ERRORS:
+        return f"your code has a syntax error{where(report.import_problem.location)}, so it could not be imported"
     if report.import_problem:
         return f"your code could not be imported ({brief(report.import_problem)})"
     if _no_class(report):
         return "no `LightningModule` subclass was found in your code"
+    if never_built(report):
+        return (
+            f"your model could not be built: nothing in your code gives {names(report.construct_problem.missing_arguments)} "
+            "a value the grader can use without running your scripts, so give them default values"
+        )
     if report.construct_problem:
         return f"your model could not be built ({brief(report.construct_problem)})"
     if report.runner_problem and not report.runner_problem.by_grader:
@@ -94,7 +114,7 @@ def status_of(outcome: SandboxOutcome, report: RunReport | None) -> Status:
         return "grader_error"
     if outcome.output_exceeded:
         return "crashed"
-    if report and _no_class(report):
+    if report and (_no_class(report) or never_built(report)):
         return "rejected"
     if report is None or report.stage != "done":
         return "crashed"
@@ -109,7 +129,7 @@ def status_reason(stop: str | None, report: RunReport | None) -> str:
     if fault:
         return f"the grader itself failed, not your code ({fault.message}); your instructor will regrade it"
     if stop:
-        problem = report and (report.import_problem or report.construct_problem)
+        problem = report and not never_built(report) and (report.import_problem or report.construct_problem)
         # The stop already names the error's kind: "could not be built (`TypeError`)".
         return stop + (f": {problem.message.removeprefix(f'{problem.kind}: ')}" if problem else "")
     if report is None:
@@ -127,12 +147,28 @@ def blocker(report: RunReport | None, stop: str | None, needs: Need | None) -> s
     """Why the evidence a check needs is missing, or None when it can judge."""
     if needs is None:
         return None
-    stage = "fitted" if needs == "trained" else needs
-    if report is None or RUNNER_STAGES.index(report.stage) < RUNNER_STAGES.index(stage):
+    if stopped_before(report, needs):
         return stop or "grading stopped early"
-    fit_problem = report.fit.problem
-    if needs in ("trained", "done") and fit_problem and not report.fit.completed:
-        if fit_problem.by_grader:
-            return "the grader's own fit failed, not your code"
+    fit_problem = fit_blocker(report, needs)
+    if fit_problem and fit_problem.by_grader:
+        return "the grader's own fit failed, not your code"
+    if fit_problem:
         return f"`Trainer.fit` raised `{fit_problem.kind}`{where(fit_problem.location)}, see `fit-completes`"
     return None
+
+
+def stopped_before(report: RunReport | None, needs: Need) -> bool:
+    """Whether the run stopped before the stage `needs`, or could not import the code at all
+    (the class may be in the file that failed: nothing of it can be judged)."""
+    stage = "fitted" if needs == "trained" else needs
+    return (
+        report is None
+        or RUNNER_STAGES.index(report.stage) < RUNNER_STAGES.index(stage)
+        or bool(report.import_problem)
+    )
+
+
+def fit_blocker(report: RunReport, needs: Need | None) -> Problem | None:
+    """The fit's error, when it is what keeps a check that needs the trained model from judging."""
+    problem = report.fit.problem
+    return problem if needs in ("trained", "done") and problem and not report.fit.completed else None

@@ -11,11 +11,15 @@ import hashlib
 import importlib.util
 import os
 import secrets
+import stat
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
+from grader.paths import cache_dir
 from grader.rubric.models import DataBudget
 
 # The held-out digits' secret perturbation. Small, because models differ in what they are
@@ -26,6 +30,7 @@ from grader.rubric.models import DataBudget
 TURN_DEGREES = (2.5, 4.5)
 NOISE_STD = 8.0  # grey levels of 255
 SECRET_FILE = ".grader-secret"
+MACHINE_SECRET_FILE = "self-check-secret"  # in the user's cache
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
@@ -197,13 +202,14 @@ def perturbed(digits: Digits, rng: np.random.Generator) -> Digits:
     return Digits(np.clip(np.stack(images), 0, 255).round().astype(np.uint8), digits.labels)
 
 
-def with_secret_test_digits(splits: Splits, secret: int) -> Splits:
-    """The held-out digits perturbed with a batch's secret seed, which never enters a sandbox."""
+def with_secret_test_digits(splits: Splits, secret: int, whose: str = "this batch's") -> Splits:
+    """The held-out digits perturbed with a batch's (or the machine's) secret seed, which never
+    enters a sandbox."""
     return Splits(
         train=splits.train,
         val=splits.val,
         test=perturbed(splits.test, np.random.default_rng(secret)),
-        source=f"{splits.source}; held-out digits perturbed with this batch's secret",
+        source=f"{splits.source}; held-out digits perturbed with {whose} secret",
     )
 
 
@@ -220,6 +226,70 @@ def batch_secret(out: Path) -> int:
         with os.fdopen(descriptor, "w") as handle:
             handle.write(f"{secrets.randbits(63)}\n")
     return int(path.read_text().strip())
+
+
+class MachineSecret(NamedTuple):
+    seed: int
+    distrusted: str | None  # why the file found was not used and a new secret drawn, if it was not
+
+
+def machine_secret(folder: Path | None = None) -> MachineSecret:
+    """A self-check's secret seed: one per machine and user, in the user's cache (`folder`),
+    drawn on the first self-check. Every later self-check sees the same held-out digits, so the
+    reference is trained once for them, not once per `--out`.
+
+    Only an owner-only regular file of the user's own is trusted: one that others may read or
+    write, that is someone else's, a link or not a seed is replaced by a new secret (the
+    reference then trains once more)."""
+    path = (folder or cache_dir()) / MACHINE_SECRET_FILE
+    try:
+        # Neither followed through a link nor left waiting on a pipe put in its place.
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        descriptor = os.open(path, flags)
+    except FileNotFoundError:
+        return MachineSecret(_draw_secret(path), None)
+    except OSError as error:  # a symbolic link (O_NOFOLLOW) or unreadable
+        return MachineSecret(
+            _draw_secret(path), f"{path} could not be read as a file of yours ({error.strerror})"
+        )
+    with os.fdopen(descriptor, "rb") as handle:
+        problem = _not_owner_only(os.fstat(handle.fileno()))
+        text = handle.read(64).decode("ascii", "replace").strip()
+    if problem is None and not (text.isdigit() and int(text) < 2**63):
+        problem = "it holds no secret"
+    if problem:
+        return MachineSecret(_draw_secret(path), f"{path} was not trusted: {problem}")
+    return MachineSecret(int(text), None)
+
+
+def _not_owner_only(status: os.stat_result) -> str | None:
+    """Why a secret file with this status is not private to the user, or None when it is."""
+    if not stat.S_ISREG(status.st_mode):
+        return "it is not a regular file"
+    if not hasattr(os, "getuid"):  # Windows: the user's profile folder is private, modes mean little
+        return None
+    if status.st_uid != os.getuid():
+        return f"it belongs to uid {status.st_uid}, not to you"
+    if status.st_mode & 0o077:
+        return f"others may read or write it (mode {stat.S_IMODE(status.st_mode):o})"
+    return None
+
+
+def _draw_secret(path: Path) -> int:
+    """A new secret in `path`, atomically: written owner-only beside it, then renamed over it,
+    so no reader ever sees a partial file. Two first self-checks at once each draw one and
+    the last rename stays; the other's reference is trained once more, nothing worse."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    seed = secrets.randbits(63)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")  # mode 0600
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(f"{seed}\n")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return seed
 
 
 def corrupt(splits: Splits, budget: DataBudget, rng: np.random.Generator) -> Splits:

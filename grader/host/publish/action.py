@@ -71,13 +71,17 @@ def student_view(result: GradeResult) -> GradeResult:
                 "file": None,
                 "line": None,
                 "cell": None,
+                "cause": None,
             }
         )
         if c.hidden
         else c
         for c in result.criteria
     ]
-    return result.model_copy(update={"criteria": criteria})
+    # A cause only hidden criteria name would tell what they found.
+    shown = {c.cause for c in criteria if c.cause}
+    causes = [cause for cause in result.causes if cause.id in shown]
+    return result.model_copy(update={"criteria": criteria, "causes": causes})
 
 
 def write_artifact(result: GradeResult, rubric: Rubric, folder: Path) -> None:
