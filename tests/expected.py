@@ -38,6 +38,9 @@ EXPECTED = {
     "criterion_arg": FULL,
     "missing_package": FULL,
     "cuda_in_step": FULL,
+    # The student's runtime context (issue 26): a wandb sweep ranked before the real config is a
+    # search space, never values (its list of learning rates once broke `configure_optimizers`).
+    "sweep_beside_config": FULL,
     # `validation_loss` instead of `val_loss`: the fit still runs; only what watches `val_loss` is lost.
     "validation_loss_name": ([10, 15, 10, 5, 5, 10, 10, 0, 0, 5, 10], "ok"),
     "no_validation_step": ([10, 15, 10, 0, 5, 10, 10, 0, 0, 0, 10], "ok"),

@@ -265,3 +265,85 @@ def test_scripts_decide_the_trained_class_and_the_import_folders(tmp_path: Path)
     assert trained_class_names(files) == {"Wrapper"}
     assert sys_path_additions(files) == [(tmp_path / "lib").resolve()]
     assert script_folders(files) == [(tmp_path / "lab").resolve()]
+
+
+class Tuned:
+    """A model whose learning rate has a default and is a number: a sweep's list is no value for it."""
+
+    def __init__(self, hidden_dim, lr=1e-3, dropout: float = 0.2):
+        self.hidden_dim, self.lr, self.dropout = hidden_dim, lr, dropout
+
+
+SWEEP = """
+    program: train.py
+    method: grid
+    metric: {name: val_loss, goal: minimize}
+    parameters:
+      lr: [0.01, 0.001]
+      hidden_dim: [64, 128]
+      dropout: [0.1, 0.3]
+    """
+
+
+def test_a_sweep_file_is_a_search_space_not_values(tmp_path: Path) -> None:
+    # The sweep ranks first (configs/sweep.yaml before configs/train.yaml), as in a real repository.
+    write(
+        tmp_path,
+        {
+            "configs/sweep.yaml": SWEEP,
+            "configs/train.yaml": "hidden_dim: 128\nlr: 0.005\ndropout: 0.1\n",
+            "train.py": """
+                import wandb
+                config = wandb.config
+                model = Tuned(hidden_dim=config.hidden_dim, lr=config.lr, dropout=config.dropout)
+                """,
+        },
+    )
+    model, notes = build(Tuned, tmp_path)
+    assert (model.hidden_dim, model.lr, model.dropout) == (128, 0.005, 0.1)
+    assert "sweep.yaml" not in notes[0] and "configs/train.yaml" in notes[0]
+
+
+def test_a_sweep_alone_gives_no_values(tmp_path: Path) -> None:
+    write(tmp_path, {"configs/sweep.yaml": SWEEP})
+    with pytest.raises(TypeError, match="hidden_dim"):
+        build(Tuned, tmp_path)
+
+
+def test_a_value_of_another_kind_gives_way_to_the_next_source(tmp_path: Path) -> None:
+    # A list where the signature takes a number (by its default or its annotation) and a text
+    # where it takes a number: the defaults instead. Hydra's own section holds no model values.
+    write(
+        tmp_path,
+        {
+            "config.yaml": """
+                hydra:
+                  sweeper:
+                    params:
+                      hidden_dim: 8
+                model:
+                  hidden_dim: 64
+                  lr: [0.1, 0.01]
+                  dropout: high
+                """,
+            "train.py": """
+                import wandb
+                config = wandb.config
+                model = Tuned(hidden_dim=config.hidden_dim, lr=config.lr, dropout=config.dropout)
+                """,
+        },
+    )
+    model, _ = build(Tuned, tmp_path)
+    assert (model.hidden_dim, model.lr, model.dropout) == (64, 1e-3, 0.2)
+
+
+def test_a_script_passing_a_list_for_a_number_gets_the_config_instead(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "config.yaml": "lr: 0.02\n",
+            "train.py": "model = Tuned(hidden_dim=32, lr=[0.1, 0.01])\n",
+        },
+    )
+    model, _ = build(Tuned, tmp_path)
+    assert (model.hidden_dim, model.lr) == (32, 0.02)

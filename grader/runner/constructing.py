@@ -56,7 +56,8 @@ def wants_config(parameter: inspect.Parameter) -> bool:
 
 
 def config_files(submission: Path) -> list[Path]:
-    """YAML files, those in a configs/ folder or named config* first."""
+    """YAML files, those in a configs/ folder or named config* first (staging left out the
+    folders runs write, such as Hydra's `outputs/`)."""
     files = [p for p in submission.rglob("*.y*ml") if p.suffix in (".yaml", ".yml")]
 
     def rank(path: Path) -> tuple[int, int, str]:
@@ -67,17 +68,33 @@ def config_files(submission: Path) -> list[Path]:
     return sorted(files, key=rank)[:MAX_CONFIGS]
 
 
-def find_key(config: Any, name: str) -> Any:
-    """The first value stored under `name` anywhere in a nested config (UNKNOWN if none)."""
+def search_space(config: Any) -> bool:
+    """A sweep's search space, not values: a wandb sweep (`parameters` with its `method`,
+    `program` or `metric`), whose `lr` is a list or a distribution to draw from."""
     from omegaconf import DictConfig
 
-    if isinstance(config, DictConfig):
+    return (
+        isinstance(config, DictConfig)
+        and "parameters" in config
+        and any(key in config for key in ("method", "program", "metric"))
+    )
+
+
+def find_key(config: Any, name: str) -> Any:
+    """The first value stored under `name` anywhere in a nested config (UNKNOWN if none).
+    Hydra's own section (`hydra:`, its sweeper's `params` among it) and search spaces hold
+    no values for the model."""
+    from omegaconf import DictConfig
+
+    if isinstance(config, DictConfig) and not search_space(config):
         if name in config:
             try:
                 return config[name]
             except Exception:
                 return UNKNOWN
         for key in config:
+            if key == "hydra":
+                continue
             try:
                 found = find_key(config[key], name)
             except Exception:
@@ -87,12 +104,55 @@ def find_key(config: Any, name: str) -> Any:
     return UNKNOWN
 
 
+def expected_kind(parameter: inspect.Parameter) -> type | None:
+    """What a parameter takes, from its default or its annotation: a number, a flag or a
+    text (None: anything, as far as the signature says)."""
+    annotation = parameter.annotation
+    named = {"int": int, "float": float, "bool": bool, "str": str}
+    if isinstance(annotation, str):
+        annotation = named.get(annotation.replace("| None", "").replace("Optional[", "").strip(" ]"))
+    for hint in (parameter.default, annotation):
+        if hint is parameter.empty or hint is None:
+            continue
+        kind = hint if isinstance(hint, type) else type(hint)
+        if kind is bool:
+            return bool
+        if kind in (int, float):
+            return float
+        if kind is str:
+            return str
+    return None
+
+
+def fits(parameter: inspect.Parameter, value: Any) -> bool:
+    """Whether a value a config or a script offers is of the kind the parameter takes: a number
+    for a number (a sweep's list of learning rates is not one), a flag for a flag."""
+    kind = expected_kind(parameter)
+    if kind is None:
+        return True
+    if kind is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def scalar_fits(parameter: inspect.Parameter, value: Any) -> bool:
+    """Whether a value a script passes may go to the parameter: no list or mapping for a number,
+    a flag or a text (a script's own scalars are passed as they are, as the script would)."""
+    from omegaconf import DictConfig, ListConfig
+
+    containers = (list, tuple, dict, ListConfig, DictConfig)
+    return expected_kind(parameter) is None or not isinstance(value, containers)
+
+
 def config_value(config: Any, parameter: inspect.Parameter) -> Any:
-    """The config's value for a parameter, by name; a whole section only where a config is wanted."""
+    """The config's value for a parameter, by name, when it fits the parameter; a whole section
+    only where a config is wanted."""
     from omegaconf import DictConfig
 
     value = find_key(config, parameter.name)
-    return UNKNOWN if isinstance(value, DictConfig) and not wants_config(parameter) else value
+    if isinstance(value, DictConfig) and not wants_config(parameter):
+        return UNKNOWN
+    return value if known(value) and fits(parameter, value) else UNKNOWN
 
 
 @dataclass
@@ -122,7 +182,7 @@ class Sources:
             key=lambda config: not (known(config) and "defaults" in self.configs.origin.get(id(config), ""))
         )
         for config in loaded:
-            if known(config) and all(config is not seen for seen in found):
+            if known(config) and not search_space(config) and all(config is not seen for seen in found):
                 found.append(config)
         return found
 
@@ -159,6 +219,8 @@ def _from_site(cls: type, site: CallSite, sources: Sources) -> Attempt | None:
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
             continue
         value, source = given.pop(parameter.name, (UNKNOWN, None))
+        if known(value) and not scalar_fits(parameter, value):
+            value = UNKNOWN  # e.g. a sweep's list of learning rates: the config or the default instead
         if not known(value):
             for config in configs:
                 value = config_value(config, parameter)
