@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -28,3 +29,17 @@ def default_data_dir() -> Path:
 def cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(os.environ.get("GRADER_CACHE_DIR", Path(base) / "lightning-grader"))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """`text` in `path`, written owner-only (`mkstemp`'s 0600) beside it and renamed over it:
+    a reader, such as a self-check started at the same moment, never sees a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

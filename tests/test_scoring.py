@@ -20,12 +20,17 @@ from grader.contract import (
 from grader.host.execute import Execution, read_report
 from grader.host.execute.checkpoint import CheckpointFacts, FitTrace
 from grader.host.judge.integrity import suspicions
-from grader.host.judge.scoring import Evidence, score
+from grader.host.judge.scoring import Evidence, assess
 from grader.host.judge.static_checks import SourceFacts
 from grader.host.judge.verdict import status_of, status_reason, stop_reason
 from grader.host.results import Measured
 from grader.rubric import Rubric, load_rubric
 from grader.sandbox import SandboxOutcome
+
+
+def score(rubric, evidence: Evidence) -> list:
+    """The criteria's results alone (`assess` also gives the causes)."""
+    return assess(rubric, evidence)[0]
 
 
 def evidence(

@@ -139,10 +139,6 @@ def assess(rubric: Rubric, evidence: Evidence) -> tuple[list[CriterionResult], l
     return results, list(found.values())
 
 
-def score(rubric: Rubric, evidence: Evidence) -> list[CriterionResult]:
-    return assess(rubric, evidence)[0]
-
-
 def _raised(what: str, problem: Problem, evidence: Evidence) -> Verdict:
     return Verdict(
         0.0,

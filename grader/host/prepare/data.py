@@ -12,14 +12,13 @@ import importlib.util
 import os
 import secrets
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from grader.paths import cache_dir
+from grader.paths import cache_dir, write_atomically
 from grader.rubric.models import DataBudget
 
 # The held-out digits' secret perturbation. Small, because models differ in what they are
@@ -276,19 +275,11 @@ def _not_owner_only(status: os.stat_result) -> str | None:
 
 
 def _draw_secret(path: Path) -> int:
-    """A new secret in `path`, atomically: written owner-only beside it, then renamed over it,
-    so no reader ever sees a partial file. Two first self-checks at once each draw one and
-    the last rename stays; the other's reference is trained once more, nothing worse."""
+    """A new secret in `path`, atomically and owner-only. Two first self-checks at once each
+    draw one and the last rename stays; the other's reference is trained once more, nothing worse."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     seed = secrets.randbits(63)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")  # mode 0600
-    try:
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(f"{seed}\n")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(path, f"{seed}\n")
     return seed
 
 

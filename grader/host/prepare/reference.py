@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -19,7 +17,7 @@ from pathlib import Path
 from grader.host.grading import GradingContext, Reference, grade
 from grader.host.prepare.discovery import Submission
 from grader.host.publish.common import grader_version
-from grader.paths import cache_dir, shipped_dir
+from grader.paths import cache_dir, shipped_dir, write_atomically
 from grader.rubric.models import Rubric
 
 # How long the m14 reference takes to train and grade on 2 cores in the process sandbox,
@@ -95,18 +93,5 @@ def measure_reference(context: GradingContext) -> Reference:
         "wall_seconds": round(time.perf_counter() - started, 1),
         "source": context.splits.source,
     }
-    _write_atomically(_cache_file(context), json.dumps(entry))
+    write_atomically(_cache_file(context), json.dumps(entry))
     return reference
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Two self-checks at once never read each other's half-written entry."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    try:
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

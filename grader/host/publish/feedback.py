@@ -19,6 +19,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markdown import Markdown
 
+from grader.contract import MAX_FRAME_LINE_CHARS, MAX_FRAME_LINES
 from grader.host.publish import markdown
 from grader.host.publish.common import file_stem
 from grader.host.publish.github_actions import neutralise
@@ -27,8 +28,6 @@ from grader.rubric.models import Rubric
 
 HIDDEN_MESSAGE = "Hidden until grades are published."
 MAX_OUTPUT_IN_FEEDBACK = 4000
-# The student's traceback lines shown under a cause: the runner caps them too, the host again.
-MAX_FRAME_LINES, MAX_FRAME_LINE_CHARS = 15, 160
 # An error's message under its frames, wrapped as a reader's page would not.
 ERROR_WIDTH, MAX_ERROR_CHARS = 100, 1000
 # `grade --self-check` fits a terminal of 80 columns and 24 lines, with the shell's prompt.
@@ -112,7 +111,7 @@ def _status_line(result: GradeResult) -> str:
 
 def _what_the_grader_saw(cause: Cause) -> str | None:
     """The student's last traceback frames and the error's message, as Python prints them, in a
-    fenced block: both are the student's text."""
+    fenced block: both are the student's text, held again to the contract's caps."""
     lines = [
         line if len(line) <= MAX_FRAME_LINE_CHARS else line[: MAX_FRAME_LINE_CHARS - 1] + "…"
         for line in cause.frames[-MAX_FRAME_LINES:]
